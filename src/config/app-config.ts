@@ -1,0 +1,89 @@
+import { ConfigError, EnvReader, type Env } from './env.js';
+
+const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+/**
+ * Every setting of the service, read once from the environment and validated. Code
+ * never reads process.env elsewhere; it injects this.
+ */
+export class AppConfig {
+  readonly nodeEnv!: NodeEnv;
+  readonly port!: number;
+  readonly host!: string;
+
+  readonly dispatcherWorkers!: number;
+  readonly mailboxCapacity!: number;
+  readonly shutdownTimeoutMs!: number;
+
+  readonly jwtSecret!: string | undefined;
+  readonly jwtIssuer!: string | undefined;
+  readonly jwtAudience!: string | undefined;
+  readonly adminApiKey!: string | undefined;
+
+  readonly defaultRooms!: readonly string[];
+  readonly idleTimeoutMs!: number;
+  readonly roomNoticeIntervalMs!: number;
+  readonly presenceGraceMs!: number;
+  readonly statsIntervalMs!: number;
+
+  readonly maxMessageLength!: number;
+  readonly historyMaxPerRoom!: number;
+  readonly rateLimitBurst!: number;
+  readonly rateLimitPerSecond!: number;
+
+  private constructor(values: AppConfig) {
+    Object.assign(this, values);
+  }
+
+  get production(): boolean {
+    return this.nodeEnv === 'production';
+  }
+
+  get authMode(): 'jwt' | 'open' {
+    return this.jwtSecret === undefined ? 'open' : 'jwt';
+  }
+
+  /** Reads and validates; throws one ConfigError listing every wrong variable. */
+  static fromEnv(env: Env, overrides: Partial<AppConfig> = {}): AppConfig {
+    const read = new EnvReader(env);
+    const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
+    const values = {
+      nodeEnv,
+      port: read.int('PORT', 3000, 0, 65535),
+      host: read.string('HOST', '0.0.0.0'),
+
+      dispatcherWorkers: read.int('DISPATCHER_WORKERS', 4, 1, 256),
+      mailboxCapacity: read.int('MAILBOX_CAPACITY', 10_000, 1),
+      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+
+      jwtSecret: read.optional('AUTH_JWT_SECRET'),
+      jwtIssuer: read.optional('AUTH_JWT_ISSUER'),
+      jwtAudience: read.optional('AUTH_JWT_AUDIENCE'),
+      adminApiKey: read.optional('ADMIN_API_KEY'),
+
+      defaultRooms: read.list('DEFAULT_ROOMS', ['general', 'game', 'dev'], ID_PATTERN),
+      idleTimeoutMs: read.int('IDLE_TIMEOUT_MS', 600_000, 0),
+      roomNoticeIntervalMs: read.int('ROOM_NOTICE_INTERVAL_MS', 0, 0),
+      presenceGraceMs: read.int('PRESENCE_GRACE_MS', 0, 0),
+      statsIntervalMs: read.int('STATS_INTERVAL_MS', 0, 0),
+
+      maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 2000, 1, 1_000_000),
+      historyMaxPerRoom: read.int('HISTORY_MAX_PER_ROOM', 10_000, 1),
+      rateLimitBurst: read.int('RATE_LIMIT_BURST', 60, 1),
+      rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 20, 1),
+      ...overrides,
+    };
+    read.check(
+      !(values.nodeEnv === 'production' && values.jwtSecret === undefined),
+      'AUTH_JWT_SECRET is required when NODE_ENV=production (open mode lets anyone pick any user id)',
+    );
+    read.check(
+      values.jwtSecret === undefined || values.jwtSecret.length >= 32,
+      'AUTH_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)',
+    );
+    if (read.errors.length > 0) throw new ConfigError(read.errors);
+    return new AppConfig(values as AppConfig);
+  }
+}
