@@ -1,8 +1,23 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module.js';
+import { ChatModule } from './chat/chat.module.js';
+import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DispatcherModule } from './dispatcher/dispatcher.module.js';
+import { HealthModule } from './health/health.module.js';
 
-@Module({
-  imports: [ConfigModule, DispatcherModule],
-})
-export class AppModule {}
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DispatcherModule,
+        ChatModule,
+        AdminModule,
+        HealthModule,
+      ],
+    };
+  }
+}

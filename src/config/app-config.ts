@@ -2,6 +2,12 @@ import { ConfigError, EnvReader, type Env } from './env.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
+export const STORE_KINDS = ['memory'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
 export type NodeEnv = 'development' | 'production' | 'test';
 
 /**
@@ -10,12 +16,16 @@ export type NodeEnv = 'development' | 'production' | 'test';
  */
 export class AppConfig {
   readonly nodeEnv!: NodeEnv;
+  readonly logLevel!: LogLevelName;
   readonly port!: number;
   readonly host!: string;
 
   readonly dispatcherWorkers!: number;
   readonly mailboxCapacity!: number;
   readonly shutdownTimeoutMs!: number;
+
+  readonly store!: StoreKind;
+  readonly dataDir!: string;
 
   readonly jwtSecret!: string | undefined;
   readonly jwtIssuer!: string | undefined;
@@ -29,6 +39,9 @@ export class AppConfig {
   readonly statsIntervalMs!: number;
 
   readonly maxMessageLength!: number;
+  readonly maxHttpBufferSize!: number;
+  readonly handshakeTimeoutMs!: number;
+  readonly corsOrigins!: readonly string[];
   readonly historyMaxPerRoom!: number;
   readonly rateLimitBurst!: number;
   readonly rateLimitPerSecond!: number;
@@ -51,12 +64,16 @@ export class AppConfig {
     const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
     const values = {
       nodeEnv,
+      logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       port: read.int('PORT', 3000, 0, 65535),
       host: read.string('HOST', '0.0.0.0'),
 
       dispatcherWorkers: read.int('DISPATCHER_WORKERS', 4, 1, 256),
       mailboxCapacity: read.int('MAILBOX_CAPACITY', 10_000, 1),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+
+      store: read.oneOf('STORE', STORE_KINDS, 'memory'),
+      dataDir: read.string('DATA_DIR', './data'),
 
       jwtSecret: read.optional('AUTH_JWT_SECRET'),
       jwtIssuer: read.optional('AUTH_JWT_ISSUER'),
@@ -70,6 +87,9 @@ export class AppConfig {
       statsIntervalMs: read.int('STATS_INTERVAL_MS', 0, 0),
 
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 2000, 1, 1_000_000),
+      maxHttpBufferSize: read.int('MAX_HTTP_BUFFER_SIZE', 1_000_000, 1024),
+      handshakeTimeoutMs: read.int('HANDSHAKE_TIMEOUT_MS', 45_000, 100),
+      corsOrigins: read.list('CORS_ORIGINS', []),
       historyMaxPerRoom: read.int('HISTORY_MAX_PER_ROOM', 10_000, 1),
       rateLimitBurst: read.int('RATE_LIMIT_BURST', 60, 1),
       rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 20, 1),

@@ -56,6 +56,15 @@ export abstract class Actor {
     return this.dispatcher.ask(this.#cell, fn);
   }
 
+  /**
+   * Like ask, but when `fn` returns a promise (a store write, say) the actor goes on with
+   * its next job at once; the caller's promise settles when that promise does. For
+   * pipelines whose order is fixed by the synchronous part of the job.
+   */
+  protected answer<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+    return this.dispatcher.ask(this.#cell, fn, true);
+  }
+
   /** Queues `job` through the mailbox once `delayMs` has passed. */
   protected enqueueAfter(delayMs: number, job: Job): TimerHandle {
     return this.dispatcher.schedule(this.#cell, delayMs, job);

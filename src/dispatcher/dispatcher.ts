@@ -241,8 +241,9 @@ export class Dispatcher {
   /**
    * Queues `fn` and resolves with its result once it has run, in mailbox order. From inside
    * a job, asking the same actor or one that waits on it rejects with ReentrantAskError.
+   * `detached`: when `fn` returns a promise, the actor does not wait for it.
    */
-  ask<T>(cell: ActorCell, fn: () => T | PromiseLike<T>): Promise<T> {
+  ask<T>(cell: ActorCell, fn: () => T | PromiseLike<T>, detached = false): Promise<T> {
     const caller = currentCell;
     const callerChain = currentChain;
     if (caller !== undefined && (caller === cell || callerChain?.includes(cell))) {
@@ -256,8 +257,9 @@ export class Dispatcher {
         try {
           const result = fn();
           resolve(result);
-          // The actor waits for an async answer before its next job, like any async job.
-          return isThenable(result) ? result : undefined;
+          // The actor waits for an async answer before its next job, like any async job,
+          // unless detached: then the answer settles later and the mailbox moves on.
+          return !detached && isThenable(result) ? result : undefined;
         } catch (error) {
           reject(error);
           throw error;

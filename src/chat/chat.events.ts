@@ -1,0 +1,161 @@
+/**
+ * The wire contract (docs/PROTOCOL.md) as types: every event, payload, reply and message.
+ * The gateway, the e2e tests and the clients we ship all compile against this file, so an
+ * emit cannot drift from the contract.
+ */
+
+export const ERROR_CODES = [
+  'INVALID_PAYLOAD',
+  'TOO_LARGE',
+  'RATE_LIMITED',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'NOT_MEMBER',
+  'ALREADY_EXISTS',
+  'USER_OFFLINE',
+  'BUSY',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Handshake refusals, as `connect_error` messages. */
+export type AuthErrorCode = 'UNAUTHORIZED' | 'INVALID_AUTH';
+
+export interface UserRef {
+  id: string;
+  name: string;
+}
+
+export type MessageType =
+  | 'room_chat'
+  | 'room_join'
+  | 'room_leave'
+  | 'room_notice'
+  | 'private_chat'
+  | 'instant_message'
+  | 'user_connect'
+  | 'user_disconnect';
+
+/** Everything a user receives comes as one `message` event of this shape. */
+export interface ChatMessage {
+  id: string;
+  type: MessageType;
+  roomId?: string;
+  seq?: number;
+  sender: UserRef;
+  recipient?: UserRef;
+  user?: UserRef;
+  content: string;
+  timestamp: string;
+}
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Reply<T extends object = Record<never, never>> =
+  ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export interface RoomSummary {
+  id: string;
+  name: string;
+  members: number;
+  private: boolean;
+}
+
+// ---- client event payloads ------------------------------------------------------------
+
+export interface RoomCreateInput {
+  roomId: string;
+  name?: string;
+  private?: boolean;
+}
+export interface RoomJoinInput {
+  roomId: string;
+  since?: number;
+}
+export interface RoomRefInput {
+  roomId: string;
+}
+export interface RoomInviteInput {
+  roomId: string;
+  userId: string;
+}
+export interface RoomMessageInput {
+  roomId: string;
+  content: string;
+  clientMsgId?: string;
+}
+export interface RoomHistoryInput {
+  roomId: string;
+  before?: number;
+  limit?: number;
+}
+export interface DirectMessageInput {
+  to: string;
+  content: string;
+  clientMsgId?: string;
+}
+
+// ---- replies ----------------------------------------------------------------------------
+
+export interface RoomJoinResult {
+  room: { id: string; name: string; members: UserRef[] };
+  messages: ChatMessage[];
+  complete: boolean;
+}
+
+/** Each client event: its payload and the data of its success reply. */
+export interface ClientEventContract {
+  'room:list': { input: Record<string, never> | undefined; result: { rooms: RoomSummary[] } };
+  'room:create': {
+    input: RoomCreateInput;
+    result: { room: { id: string; name: string; private: boolean } };
+  };
+  'room:join': { input: RoomJoinInput; result: RoomJoinResult };
+  'room:leave': { input: RoomRefInput; result: Record<never, never> };
+  'room:invite': { input: RoomInviteInput; result: Record<never, never> };
+  'room:message': { input: RoomMessageInput; result: { message: ChatMessage } };
+  'room:history': { input: RoomHistoryInput; result: { messages: ChatMessage[] } };
+  'private:message': { input: DirectMessageInput; result: { message: ChatMessage } };
+  'memo:send': { input: DirectMessageInput; result: { message: ChatMessage; delivered: boolean } };
+  typing: { input: RoomRefInput; result: Record<never, never> };
+  'user:list': { input: Record<string, never> | undefined; result: { users: UserRef[] } };
+}
+
+export type ClientEventName = keyof ClientEventContract;
+export type ClientEventInput<E extends ClientEventName> = ClientEventContract[E]['input'];
+export type ClientEventResult<E extends ClientEventName> = ClientEventContract[E]['result'];
+
+/** socket.io typing for clients: every event takes its payload and an ack. */
+export type ClientToServerEvents = {
+  [E in ClientEventName]: (
+    payload: ClientEventInput<E>,
+    ack: (reply: Reply<ClientEventResult<E>>) => void,
+  ) => void;
+};
+
+export interface ChatErrorEvent {
+  event: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface TypingEvent {
+  roomId: string;
+  user: UserRef;
+}
+
+export interface ServerToClientEvents {
+  message: (message: ChatMessage) => void;
+  typing: (event: TypingEvent) => void;
+  'chat:error': (error: ChatErrorEvent) => void;
+}
+
+/** What the handshake leaves on `socket.data`: the only source of identity. */
+export interface SocketData {
+  user: UserRef;
+}
+
+export const SYSTEM_USER: UserRef = Object.freeze({ id: 'system', name: 'system' });

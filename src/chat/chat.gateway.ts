@@ -1,0 +1,164 @@
+import { Logger } from '@nestjs/common';
+import {
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
+import { AuthError, AuthService } from '../auth/auth.service.js';
+import { ChatError, InvalidPayloadError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { DeliveryService, userChannel, type ChatServer } from '../delivery/delivery.service.js';
+import { DispatcherError, MailboxFullError, NotAcceptingError } from '../dispatcher/index.js';
+import type {
+  ClientEventName,
+  ClientToServerEvents,
+  ErrorBody,
+  Reply,
+  ServerToClientEvents,
+  SocketData,
+  UserRef,
+} from './chat.events.js';
+import { isClientEvent, PAYLOAD_PARSERS, type PayloadLimits } from './chat.schemas.js';
+import { ChatService } from './chat.service.js';
+import { Sequencer } from './sequencer.js';
+
+type ChatSocket = Socket<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
+
+type Handlers = {
+  [E in ClientEventName]: (user: UserRef, input: never) => unknown;
+};
+
+/** Events waiting on one connection before it gets BUSY. */
+const MAX_PENDING_PER_SOCKET = 256;
+
+/**
+ * The socket.io edge: authenticates the handshake, validates each payload against its
+ * schema, routes it to one ChatService method in the connection's arrival order, and
+ * answers with the contract's reply. It holds no chat state and makes no chat decisions.
+ *
+ * Events are bound per socket rather than with @SubscribeMessage so that the contract's
+ * reply rules hold exactly: a payload is the one argument before the ack (an array is a
+ * payload, not an argument list), unknown events get INVALID_PAYLOAD, and an event sent
+ * without an ack gets its error as `chat:error`.
+ */
+@WebSocketGateway()
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  readonly #logger = new Logger(ChatGateway.name);
+  readonly #limits: PayloadLimits;
+  readonly #handlers: Handlers;
+
+  constructor(
+    private readonly chat: ChatService,
+    private readonly auth: AuthService,
+    private readonly delivery: DeliveryService,
+    config: AppConfig,
+  ) {
+    this.#limits = { maxMessageLength: config.maxMessageLength };
+    this.#handlers = {
+      'room:list': (user) => chat.listRooms(user),
+      'room:create': (user, input) => chat.createRoom(user, input),
+      'room:join': (user, input) => chat.joinRoom(user, input),
+      'room:leave': (user, input) => chat.leaveRoom(user, input),
+      'room:invite': (user, input) => chat.invite(user, input),
+      'room:message': (user, input) => chat.roomMessage(user, input),
+      'room:history': (user, input) => chat.history(user, input),
+      'private:message': (user, input) => chat.privateMessage(user, input),
+      'memo:send': (user, input) => chat.memo(user, input),
+      typing: (user, input) => chat.typing(user, input),
+      'user:list': () => chat.listUsers(),
+    };
+  }
+
+  afterInit(server: ChatServer): void {
+    this.delivery.attach(server);
+    server.use((socket, next) => {
+      this.auth.authenticate(socket.handshake.auth).then(
+        (user) => {
+          socket.data.user = user;
+          next();
+        },
+        (error: unknown) => {
+          if (error instanceof AuthError) {
+            this.#logger.debug(`handshake refused: ${error.code} (${error.reason})`);
+            next(new Error(error.code));
+          } else {
+            this.#logger.error(`handshake failed: ${String(error)}`);
+            next(new Error('UNAUTHORIZED'));
+          }
+        },
+      );
+    });
+  }
+
+  handleConnection(socket: ChatSocket): void {
+    const user = socket.data.user;
+    socket.join(userChannel(user.id));
+    const sequencer = new Sequencer(MAX_PENDING_PER_SOCKET);
+    sequencer.run(() => this.chat.connect(socket.id, user));
+    // One listener for every event keeps per-connection memory small.
+    socket.onAny((event: string, ...args: unknown[]) => {
+      const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
+      if (!isClientEvent(event)) {
+        this.#send(socket, event, ack, this.#unknownEvent(event));
+        return;
+      }
+      void sequencer
+        .run(() => this.#handle(user, event, args))
+        .then(
+          (data) => ({ ok: true as const, ...(data as object) }),
+          (error: unknown) => ({ ok: false as const, error: this.#errorBody(event, error) }),
+        )
+        .then((reply) => this.#send(socket, event, ack, reply));
+    });
+  }
+
+  handleDisconnect(socket: ChatSocket): void {
+    const user = socket.data.user;
+    if (user !== undefined) this.chat.disconnect(socket.id, user);
+  }
+
+  #handle(user: UserRef, event: ClientEventName, args: unknown[]): unknown {
+    this.chat.touch(user);
+    if (args.length > 1) throw new InvalidPayloadError('send one payload object');
+    const input = PAYLOAD_PARSERS[event](args[0], this.#limits);
+    return (this.#handlers[event] as (user: UserRef, input: unknown) => unknown)(user, input);
+  }
+
+  #unknownEvent(event: string): Reply {
+    return {
+      ok: false,
+      error: {
+        code: 'INVALID_PAYLOAD',
+        message: `unknown event ${JSON.stringify(event.slice(0, 64))}`,
+      },
+    };
+  }
+
+  /** The ack when there is one; otherwise only an error is sent, as chat:error. */
+  #send(socket: ChatSocket, event: string, ack: unknown, reply: Reply<object>): void {
+    if (typeof ack === 'function') {
+      (ack as (reply: Reply<object>) => void)(reply);
+    } else if (!reply.ok) {
+      socket.emit('chat:error', { event: event.slice(0, 64), ...reply.error });
+    }
+  }
+
+  /** Maps any failure to the contract's error body; unknown failures are INTERNAL and logged. */
+  #errorBody(event: string, error: unknown): ErrorBody {
+    if (error instanceof ChatError) return { code: error.code, message: error.message };
+    if (error instanceof MailboxFullError || error instanceof NotAcceptingError) {
+      return { code: 'BUSY', message: 'the server is busy: retry shortly' };
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const kind = error instanceof DispatcherError ? 'runtime' : 'unexpected';
+    this.#logger.error(`${event} failed with an ${kind} error`, detail);
+    return { code: 'INTERNAL', message: 'internal error' };
+  }
+}

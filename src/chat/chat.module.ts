@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
+import { DeliveryModule } from '../delivery/delivery.module.js';
+import { RoomsModule } from '../rooms/rooms.module.js';
+import { StoreModule } from '../store/store.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { ChatGateway } from './chat.gateway.js';
+import { ChatService } from './chat.service.js';
+
+@Module({
+  imports: [AuthModule, DeliveryModule, RoomsModule, StoreModule, UsersModule],
+  providers: [ChatGateway, ChatService],
+})
+export class ChatModule {}

@@ -1,0 +1,175 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type {
+  ChatMessage,
+  ClientEventInput,
+  ClientEventResult,
+  DirectMessageInput,
+  UserRef,
+} from './chat.events.js';
+import { BusyError, UserOfflineError } from '../common/errors.js';
+import { createMessage } from '../common/messages.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import { MESSAGE_STORE, type MessageStore, type SendRecord } from '../store/message-store.js';
+import type { SendOutcome } from '../users/user.actor.js';
+import { UsersService } from '../users/users.service.js';
+import { HISTORY_LIMIT_DEFAULT } from './chat.schemas.js';
+
+/**
+ * What each client event does, for an authenticated user and a validated payload. Sends
+ * go through the sender's user actor (rate limit, clientMsgId idempotency, order).
+ */
+@Injectable()
+export class ChatService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly rooms: RoomsService,
+    private readonly delivery: DeliveryService,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+  ) {}
+
+  /** A socket authenticated as `user` connected (its user channel already joined). */
+  connect(socketId: string, user: UserRef): void {
+    this.users.connect(socketId, user);
+  }
+
+  disconnect(socketId: string, user: UserRef): void {
+    this.users.disconnect(socketId, user.id);
+  }
+
+  async listRooms(user: UserRef): Promise<ClientEventResult<'room:list'>> {
+    return { rooms: await this.rooms.list(user.id) };
+  }
+
+  createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {
+    return this.rooms.create(user, input);
+  }
+
+  joinRoom(user: UserRef, input: ClientEventInput<'room:join'>) {
+    return this.rooms.join(user, input.roomId, { since: input.since });
+  }
+
+  async leaveRoom(user: UserRef, input: ClientEventInput<'room:leave'>) {
+    await this.rooms.leave(user, input.roomId);
+    return {};
+  }
+
+  async invite(user: UserRef, input: ClientEventInput<'room:invite'>) {
+    await this.rooms.invite(user.id, input.roomId, input.userId);
+    return {};
+  }
+
+  async roomMessage(user: UserRef, input: ClientEventInput<'room:message'>) {
+    const { message } = await this.#send(user, input.clientMsgId, () =>
+      this.rooms
+        .post(user, input.roomId, input.content, input.clientMsgId)
+        .then((stored) => ({ message: stored })),
+    );
+    return { message };
+  }
+
+  async history(user: UserRef, input: ClientEventInput<'room:history'>) {
+    const limit = input.limit ?? HISTORY_LIMIT_DEFAULT;
+    return { messages: await this.rooms.history(user.id, input.roomId, input.before, limit) };
+  }
+
+  async privateMessage(user: UserRef, input: DirectMessageInput) {
+    const { message } = await this.#send(user, input.clientMsgId, () =>
+      this.#deliverPrivate(user, input),
+    );
+    return { message };
+  }
+
+  async memo(user: UserRef, input: DirectMessageInput) {
+    const outcome = await this.#send(user, input.clientMsgId, () => this.#sendMemo(user, input));
+    return { message: outcome.message, delivered: outcome.delivered ?? false };
+  }
+
+  async typing(user: UserRef, input: ClientEventInput<'typing'>) {
+    await this.rooms.typing(user, input.roomId);
+    return {};
+  }
+
+  listUsers(): ClientEventResult<'user:list'> {
+    return { users: this.users.list() };
+  }
+
+  /** Any event counts as activity for the idle timeout. */
+  touch(user: UserRef): void {
+    this.users.touch(user.id);
+  }
+
+  // ---- sends --------------------------------------------------------------------------------
+
+  async #send(
+    user: UserRef,
+    clientMsgId: string | undefined,
+    perform: () => Promise<SendOutcome>,
+  ): Promise<SendOutcome> {
+    if (clientMsgId !== undefined) {
+      const earlier = await this.store.findSend(user.id, clientMsgId);
+      if (earlier !== undefined) return { message: earlier.message, delivered: earlier.delivered };
+    }
+    const actor = this.users.get(user.id);
+    if (actor === undefined) throw new BusyError('your session is not ready yet: retry');
+    return actor.send(clientMsgId, perform);
+  }
+
+  #deliverPrivate(from: UserRef, input: DirectMessageInput): Promise<SendOutcome> {
+    const recipient = this.users.onlineRef(input.to);
+    if (recipient === undefined) throw new UserOfflineError(input.to);
+    const message = createMessage('private_chat', {
+      sender: from,
+      recipient,
+      content: input.content,
+    });
+    const recorded =
+      input.clientMsgId === undefined
+        ? Promise.resolve()
+        : this.store.recordSend(sendRecord(from, input.clientMsgId, message));
+    return recorded.then(() => {
+      this.delivery.toUsers([from.id, recipient.id], message);
+      return { message };
+    });
+  }
+
+  #sendMemo(from: UserRef, input: DirectMessageInput): Promise<SendOutcome> {
+    const online = this.users.onlineRef(input.to);
+    const message = createMessage('instant_message', {
+      sender: from,
+      recipient: online ?? { id: input.to, name: input.to },
+      content: input.content,
+    });
+    if (online !== undefined) {
+      const recorded =
+        input.clientMsgId === undefined
+          ? Promise.resolve()
+          : this.store.recordSend(sendRecord(from, input.clientMsgId, message, true));
+      return recorded.then(() => {
+        this.delivery.toUsers([from.id, online.id], message);
+        return { message, delivered: true };
+      });
+    }
+    const send =
+      input.clientMsgId === undefined
+        ? undefined
+        : sendRecord(from, input.clientMsgId, message, false);
+    return this.store.addMemo(message, send).then(() => {
+      this.delivery.toUsers([from.id], message);
+      // The recipient may have come online while the memo was being stored.
+      if (this.users.isOnline(input.to)) this.users.get(input.to)?.flushMemos();
+      return { message, delivered: false };
+    });
+  }
+}
+
+function sendRecord(
+  user: UserRef,
+  clientMsgId: string,
+  message: ChatMessage,
+  delivered?: boolean,
+): SendRecord {
+  return delivered === undefined
+    ? { userId: user.id, clientMsgId, message }
+    : { userId: user.id, clientMsgId, message, delivered };
+}

@@ -1,0 +1,276 @@
+import type { ChatMessage, RoomJoinResult, UserRef } from '../chat/chat.events.js';
+import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../common/errors.js';
+import { createMessage } from '../common/messages.js';
+import type { DeliveryService } from '../delivery/delivery.service.js';
+import { Actor, type Dispatcher, NotAcceptingError } from '../dispatcher/index.js';
+import type { MessageStore, RoomRecord, SendRecord } from '../store/message-store.js';
+import type { UsersService } from '../users/users.service.js';
+
+/** How many events a join without `since` returns. */
+export const JOIN_RECENT_EVENTS = 50;
+
+export interface RoomActorDeps {
+  dispatcher: Dispatcher;
+  delivery: DeliveryService;
+  store: MessageStore;
+  users: UsersService;
+  noticeIntervalMs: number;
+}
+
+export interface RoomSummaryView {
+  id: string;
+  name: string;
+  members: number;
+  private: boolean;
+  /** Whether the asking user may see it in room:list. */
+  visible: boolean;
+}
+
+export interface RoomSnapshot {
+  id: string;
+  name: string;
+  members: string[];
+}
+
+export interface JoinOptions {
+  since?: number;
+  /** Placed by the admin API: private rooms let it in, and it counts as an invitation. */
+  byAdmin?: boolean;
+}
+
+/**
+ * One room on its own serialized queue: members, owner, invitations and the room's seq.
+ * Persisted events are pipelined: a job assigns the seq and hands the event to the store
+ * without waiting; events are broadcast in seq order once durable, through `#delivered`.
+ */
+export class RoomActor extends Actor {
+  readonly id: string;
+  readonly #record: RoomRecord;
+  #seq: number;
+  readonly #members = new Map<string, UserRef>();
+  readonly #invited: Set<string>;
+  /** Settles when every event handed to the store so far is durable and broadcast. */
+  #delivered: Promise<void>;
+  #closed = false;
+
+  constructor(
+    record: RoomRecord,
+    state: { lastSeq: number; invited: readonly string[]; ready: Promise<void> },
+    private readonly deps: RoomActorDeps,
+  ) {
+    super(deps.dispatcher, { name: `room:${record.id}` });
+    this.id = record.id;
+    this.#record = { ...record };
+    this.#seq = state.lastSeq;
+    this.#invited = new Set(state.invited);
+    this.#delivered = state.ready;
+    if (deps.noticeIntervalMs > 0) this.every(deps.noticeIntervalMs, () => this.#heartbeat());
+  }
+
+  get isPrivate(): boolean {
+    return this.#record.private;
+  }
+
+  join(user: UserRef, options: JoinOptions = {}): Promise<RoomJoinResult> {
+    return this.#request(() => this.#join(user, options));
+  }
+
+  leave(user: UserRef): Promise<void> {
+    return this.#request(() => this.#leave(user));
+  }
+
+  invite(byUserId: string, userId: string): Promise<void> {
+    return this.#request(() => this.#invite(byUserId, userId));
+  }
+
+  post(user: UserRef, content: string, clientMsgId?: string): Promise<ChatMessage> {
+    return this.#request(() => this.#post(user, content, clientMsgId));
+  }
+
+  history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]> {
+    return this.#request(() => this.#history(userId, before, limit));
+  }
+
+  typing(user: UserRef): Promise<void> {
+    return this.#request(() => {
+      this.#requireMember(user.id);
+      this.deps.delivery.typing(this.id, { roomId: this.id, user });
+    });
+  }
+
+  notice(content: string): Promise<void> {
+    return this.#request(() => this.#notice(content));
+  }
+
+  summary(forUserId: string | undefined): Promise<RoomSummaryView> {
+    return this.#request(() => ({
+      id: this.id,
+      name: this.#record.name,
+      members: this.#members.size,
+      private: this.#record.private,
+      visible: !this.#record.private || (forUserId !== undefined && this.#members.has(forUserId)),
+    }));
+  }
+
+  snapshot(): Promise<RoomSnapshot> {
+    return this.#request(() => ({
+      id: this.id,
+      name: this.#record.name,
+      members: [...this.#members.keys()],
+    }));
+  }
+
+  /** Everyone leaves (each gets room_leave), then the room and its history are gone. */
+  close(): Promise<void> {
+    return this.#request(() => this.#close());
+  }
+
+  // ---- job bodies -------------------------------------------------------------------------
+
+  #join(user: UserRef, { since, byAdmin = false }: JoinOptions): Promise<RoomJoinResult> {
+    this.#requireOpen();
+    const already = this.#members.has(user.id);
+    if (!already && this.#record.private && !byAdmin && !this.#mayEnter(user.id)) {
+      throw new ForbiddenError(`room ${this.id} is private: an invitation is needed`);
+    }
+    if (byAdmin && this.#record.private && !this.#invited.has(user.id)) {
+      this.#invited.add(user.id);
+      void this.deps.store.addInvite(this.id, user.id);
+    }
+    let durable = this.#delivered;
+    if (!already) {
+      this.#members.set(user.id, user);
+      const event = this.#event('room_join', user, `${user.name} joined ${this.#record.name}`);
+      durable = this.#persist(event, undefined, () => {
+        this.deps.delivery.joinChannel(user.id, this.id);
+        this.deps.delivery.toRoom(this.id, event);
+      });
+      // The user actor keeps the rooms it is in; if it is already gone, leave again.
+      if (!this.deps.users.get(user.id)?.noteJoined(this.id)) this.enqueue(() => this.#leave(user));
+    }
+    const upTo = this.#seq;
+    const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
+    const { store } = this.deps;
+    return durable
+      .then(() =>
+        since === undefined
+          ? store
+              .eventsBefore(this.id, upTo + 1, JOIN_RECENT_EVENTS)
+              .then((events) => ({ events, complete: true }))
+          : store.eventsAfter(this.id, since, upTo),
+      )
+      .then(({ events, complete }) => ({ room, messages: events, complete }));
+  }
+
+  #leave(user: UserRef): Promise<void> {
+    if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
+    this.deps.users.get(user.id)?.noteLeft(this.id);
+    const event = this.#event('room_leave', user, `${user.name} left ${this.#record.name}`);
+    return this.#persist(event, undefined, () => {
+      // To the channel first, so the leaver gets its own room_leave.
+      this.deps.delivery.toRoom(this.id, event);
+      this.deps.delivery.leaveChannel(user.id, this.id);
+    });
+  }
+
+  #invite(byUserId: string, userId: string): Promise<void> | void {
+    this.#requireOpen();
+    if (this.#record.owner !== byUserId) {
+      throw new ForbiddenError(`only the owner of room ${this.id} may invite`);
+    }
+    if (!this.#record.private || this.#invited.has(userId)) return;
+    this.#invited.add(userId);
+    return this.deps.store.addInvite(this.id, userId);
+  }
+
+  #post(user: UserRef, content: string, clientMsgId: string | undefined): Promise<ChatMessage> {
+    this.#requireOpen();
+    this.#requireMember(user.id);
+    const message = createMessage('room_chat', {
+      roomId: this.id,
+      seq: ++this.#seq,
+      sender: user,
+      content,
+    });
+    const send: SendRecord | undefined =
+      clientMsgId === undefined ? undefined : { userId: user.id, clientMsgId, message };
+    return this.#persist(message, send, () => this.deps.delivery.toRoom(this.id, message)).then(
+      () => message,
+    );
+  }
+
+  #history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]> {
+    this.#requireOpen();
+    this.#requireMember(userId);
+    const bound = Math.min(before ?? Number.MAX_SAFE_INTEGER, this.#seq + 1);
+    return this.#delivered.then(() => this.deps.store.eventsBefore(this.id, bound, limit));
+  }
+
+  #notice(content: string): Promise<void> {
+    this.#requireOpen();
+    const notice = createMessage('room_notice', { roomId: this.id, content });
+    // Behind every event already handed to the store, so it never overtakes one.
+    return this.#chain(() => this.deps.delivery.toRoom(this.id, notice));
+  }
+
+  #heartbeat(): void {
+    if (this.#closed || this.#members.size === 0) return;
+    const count = this.#members.size;
+    void this.#notice(`${count} ${count === 1 ? 'member is' : 'members are'} here`);
+  }
+
+  #close(): Promise<void> {
+    this.#requireOpen();
+    this.#closed = true;
+    const leaves = [...this.#members.values()].map((user) => {
+      this.deps.users.get(user.id)?.noteLeft(this.id);
+      return this.#event('room_leave', user, `${user.name} left: ${this.#record.name} was closed`);
+    });
+    this.#members.clear();
+    this.stop();
+    return this.#chain(() => {
+      for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
+      this.deps.delivery.closeChannel(this.id);
+    }).then(() => this.deps.store.deleteRoom(this.id));
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  /** A persisted-kind event with the next seq. */
+  #event(type: 'room_join' | 'room_leave', user: UserRef, content: string): ChatMessage {
+    return createMessage(type, { roomId: this.id, seq: ++this.#seq, user, content });
+  }
+
+  /** Hands the event to the store now; runs `deliver` once it and every earlier one is durable. */
+  #persist(event: ChatMessage, send: SendRecord | undefined, deliver: () => void): Promise<void> {
+    const durable = this.deps.store.appendRoomEvent(event, send);
+    return this.#chain(() => durable.then(deliver));
+  }
+
+  #chain(next: () => void | Promise<void>): Promise<void> {
+    const done = this.#delivered.then(next);
+    // A failed write fails its own sender; later events still go out.
+    this.#delivered = done.catch(() => undefined);
+    return done;
+  }
+
+  #mayEnter(userId: string): boolean {
+    return this.#record.owner === userId || this.#invited.has(userId);
+  }
+
+  #requireOpen(): void {
+    if (this.#closed) throw new RoomNotFoundError(this.id);
+  }
+
+  #requireMember(userId: string): void {
+    if (!this.#members.has(userId)) throw new NotMemberError(this.id);
+  }
+
+  /** Queues a job whose answer may settle later; a stopped room answers NOT_FOUND. */
+  #request<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.answer(fn).catch((error: unknown) => {
+      if (error instanceof NotAcceptingError && this.stopped) throw new RoomNotFoundError(this.id);
+      throw error;
+    });
+  }
+}

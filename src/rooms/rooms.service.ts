@@ -1,0 +1,188 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type {
+  ChatMessage,
+  RoomCreateInput,
+  RoomJoinResult,
+  RoomSummary,
+  UserRef,
+} from '../chat/chat.events.js';
+import { ChatError, RoomExistsError, RoomNotFoundError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { DispatcherService } from '../dispatcher/dispatcher.service.js';
+import { MESSAGE_STORE, type MessageStore, type RoomRecord } from '../store/message-store.js';
+import { UsersService } from '../users/users.service.js';
+import { RoomActor, type JoinOptions, type RoomSnapshot } from './room.actor.js';
+
+/** A default room cannot be closed. */
+export class DefaultRoomError extends ChatError {
+  override readonly name = 'DefaultRoomError';
+  constructor(roomId: string) {
+    super('FORBIDDEN', `room ${roomId} is a default room and is never closed`);
+  }
+}
+
+/**
+ * The directory of rooms: one RoomActor per room, found by id. Creating and closing change
+ * the directory synchronously, so two creates of one id cannot both succeed.
+ */
+@Injectable()
+export class RoomsService implements OnModuleInit {
+  readonly #logger = new Logger(RoomsService.name);
+  readonly #rooms = new Map<string, RoomActor>();
+
+  constructor(
+    private readonly dispatcher: DispatcherService,
+    private readonly delivery: DeliveryService,
+    private readonly users: UsersService,
+    private readonly config: AppConfig,
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    // Membership lasts for a user's online session: going offline leaves every room.
+    this.users.onOffline((user, roomIds) => {
+      for (const roomId of roomIds)
+        void this.#rooms
+          .get(roomId)
+          ?.leave(user)
+          .catch(() => undefined);
+    });
+    for (const stored of await this.store.loadRooms()) {
+      this.#add(stored, {
+        lastSeq: stored.lastSeq,
+        invited: stored.invited,
+        ready: Promise.resolve(),
+      });
+    }
+    for (const id of this.config.defaultRooms) {
+      if (!this.#rooms.has(id)) this.#create({ id, name: id, private: false });
+    }
+    this.#logger.log(
+      `${this.#rooms.size} rooms ready (default: ${this.config.defaultRooms.join(', ')})`,
+    );
+  }
+
+  /** Rooms a user may see: public ones and the private ones it is in. */
+  async list(userId: string): Promise<RoomSummary[]> {
+    const views = await Promise.all(
+      [...this.#rooms.values()].map((room) => room.summary(userId).catch(() => undefined)),
+    );
+    return views
+      .filter((view) => view !== undefined && view.visible)
+      .map((view) => ({
+        id: view!.id,
+        name: view!.name,
+        members: view!.members,
+        private: view!.private,
+      }));
+  }
+
+  /** room:create: the creator owns the room and joins it (its room_join is seq 1). */
+  async create(
+    creator: UserRef,
+    input: RoomCreateInput,
+  ): Promise<{ room: { id: string; name: string; private: boolean } }> {
+    const room = this.#create({
+      id: input.roomId,
+      name: input.name ?? input.roomId,
+      private: input.private ?? false,
+      owner: creator.id,
+    });
+    await room.join(creator);
+    return {
+      room: { id: input.roomId, name: input.name ?? input.roomId, private: room.isPrivate },
+    };
+  }
+
+  /** Admin API: a room with no owner. */
+  createByAdmin(input: { id: string; name?: string; private?: boolean }): {
+    id: string;
+    name: string;
+    private: boolean;
+  } {
+    const record = this.#create({
+      id: input.id,
+      name: input.name ?? input.id,
+      private: input.private ?? false,
+    });
+    return { id: record.id, name: input.name ?? input.id, private: record.isPrivate };
+  }
+
+  join(user: UserRef, roomId: string, options: JoinOptions = {}): Promise<RoomJoinResult> {
+    return this.get(roomId).join(user, options);
+  }
+
+  leave(user: UserRef, roomId: string): Promise<void> {
+    return this.get(roomId).leave(user);
+  }
+
+  invite(byUserId: string, roomId: string, userId: string): Promise<void> {
+    return this.get(roomId).invite(byUserId, userId);
+  }
+
+  post(user: UserRef, roomId: string, content: string, clientMsgId?: string): Promise<ChatMessage> {
+    return this.get(roomId).post(user, content, clientMsgId);
+  }
+
+  history(userId: string, roomId: string, before: number | undefined, limit: number) {
+    return this.get(roomId).history(userId, before, limit);
+  }
+
+  typing(user: UserRef, roomId: string): Promise<void> {
+    return this.get(roomId).typing(user);
+  }
+
+  notice(roomId: string, content: string): Promise<void> {
+    return this.get(roomId).notice(content);
+  }
+
+  /** Closes a room: members get room_leave; its id may be created again, from seq 1. */
+  close(roomId: string): Promise<void> {
+    const room = this.get(roomId);
+    if (this.config.defaultRooms.includes(roomId)) throw new DefaultRoomError(roomId);
+    this.#rooms.delete(roomId);
+    return room.close();
+  }
+
+  async snapshot(): Promise<RoomSnapshot[]> {
+    const rooms = await Promise.all(
+      [...this.#rooms.values()].map((room) => room.snapshot().catch(() => undefined)),
+    );
+    return rooms.filter((room): room is RoomSnapshot => room !== undefined);
+  }
+
+  get(roomId: string): RoomActor {
+    const room = this.#rooms.get(roomId);
+    if (room === undefined) throw new RoomNotFoundError(roomId);
+    return room;
+  }
+
+  has(roomId: string): boolean {
+    return this.#rooms.has(roomId);
+  }
+
+  #create(input: Omit<RoomRecord, 'createdAt'>): RoomActor {
+    if (this.#rooms.has(input.id)) throw new RoomExistsError(input.id);
+    const record: RoomRecord = { ...input, createdAt: new Date().toISOString() };
+    if (record.owner === undefined) delete record.owner;
+    // Every later event of the room is written after the room itself.
+    const ready = this.store.createRoom(record);
+    return this.#add(record, { lastSeq: 0, invited: [], ready });
+  }
+
+  #add(
+    record: RoomRecord,
+    state: { lastSeq: number; invited: readonly string[]; ready: Promise<void> },
+  ): RoomActor {
+    const room = new RoomActor(record, state, {
+      dispatcher: this.dispatcher,
+      delivery: this.delivery,
+      store: this.store,
+      users: this.users,
+      noticeIntervalMs: this.config.roomNoticeIntervalMs,
+    });
+    this.#rooms.set(record.id, room);
+    return room;
+  }
+}

@@ -1,0 +1,141 @@
+import type { ChatMessage } from '../chat/chat.events.js';
+import type {
+  EventsAfter,
+  MessageStore,
+  RoomRecord,
+  SendRecord,
+  StoredRoom,
+} from './message-store.js';
+
+export interface MemoryStoreOptions {
+  historyMaxPerRoom: number;
+  /** How long a clientMsgId is remembered. */
+  sendTtlMs: number;
+}
+
+interface RoomData {
+  record: RoomRecord;
+  lastSeq: number;
+  invited: Set<string>;
+  /** Retained events, oldest first, seq ascending without gaps. */
+  events: ChatMessage[];
+}
+
+/** Keeps everything in process memory: for tests and for the benchmark's baseline. */
+export class MemoryStore implements MessageStore {
+  readonly kind = 'memory';
+  readonly location = 'process memory (nothing survives a restart)';
+  readonly #rooms = new Map<string, RoomData>();
+  readonly #sends = new Map<string, SendRecord & { at: number }>();
+  readonly #memos = new Map<string, ChatMessage[]>();
+
+  constructor(private readonly options: MemoryStoreOptions) {}
+
+  async init(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async loadRooms(): Promise<StoredRoom[]> {
+    return [...this.#rooms.values()].map((room) => ({
+      ...room.record,
+      lastSeq: room.lastSeq,
+      invited: [...room.invited],
+    }));
+  }
+
+  async createRoom(room: RoomRecord): Promise<void> {
+    this.#rooms.set(room.id, { record: { ...room }, lastSeq: 0, invited: new Set(), events: [] });
+  }
+
+  async deleteRoom(roomId: string): Promise<void> {
+    this.#rooms.delete(roomId);
+  }
+
+  async addInvite(roomId: string, userId: string): Promise<void> {
+    this.#rooms.get(roomId)?.invited.add(userId);
+  }
+
+  async removeInvite(roomId: string, userId: string): Promise<void> {
+    this.#rooms.get(roomId)?.invited.delete(userId);
+  }
+
+  async appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
+    const room = this.#rooms.get(event.roomId as string);
+    if (room === undefined) throw new Error(`append to unknown room ${event.roomId}`);
+    room.events.push(event);
+    room.lastSeq = event.seq as number;
+    const excess = room.events.length - this.options.historyMaxPerRoom;
+    if (excess > 0) room.events.splice(0, excess);
+    if (send) this.#remember(send);
+  }
+
+  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
+    const events = this.#rooms.get(roomId)?.events ?? [];
+    const oldest = events.length > 0 ? (events[0].seq as number) : upTo + 1;
+    const complete = since >= upTo || oldest <= since + 1;
+    return {
+      events: events.filter((e) => (e.seq as number) > since && (e.seq as number) <= upTo),
+      complete,
+    };
+  }
+
+  async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
+    const events = this.#rooms.get(roomId)?.events ?? [];
+    const older = events.filter((e) => (e.seq as number) < before);
+    return older.slice(Math.max(0, older.length - limit));
+  }
+
+  async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
+    const key = sendKey(userId, clientMsgId);
+    const send = this.#sends.get(key);
+    if (send === undefined) return undefined;
+    if (Date.now() - send.at > this.options.sendTtlMs) {
+      this.#sends.delete(key);
+      return undefined;
+    }
+    return {
+      userId: send.userId,
+      clientMsgId: send.clientMsgId,
+      message: send.message,
+      ...(send.delivered === undefined ? {} : { delivered: send.delivered }),
+    };
+  }
+
+  async recordSend(send: SendRecord): Promise<void> {
+    this.#remember(send);
+  }
+
+  async addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
+    const recipient = memo.recipient?.id as string;
+    const list = this.#memos.get(recipient) ?? [];
+    list.push(memo);
+    this.#memos.set(recipient, list);
+    if (send) this.#remember(send);
+  }
+
+  async pendingMemos(userId: string): Promise<ChatMessage[]> {
+    return [...(this.#memos.get(userId) ?? [])];
+  }
+
+  async deleteMemos(ids: readonly string[]): Promise<void> {
+    const gone = new Set(ids);
+    for (const [userId, list] of this.#memos) {
+      const kept = list.filter((memo) => !gone.has(memo.id));
+      if (kept.length === 0) this.#memos.delete(userId);
+      else this.#memos.set(userId, kept);
+    }
+  }
+
+  #remember(send: SendRecord): void {
+    this.#sends.set(sendKey(send.userId, send.clientMsgId), { ...send, at: Date.now() });
+    // Expire lazily in insertion order, which is age order.
+    const now = Date.now();
+    for (const [key, value] of this.#sends) {
+      if (now - value.at <= this.options.sendTtlMs) break;
+      this.#sends.delete(key);
+    }
+  }
+}
+
+function sendKey(userId: string, clientMsgId: string): string {
+  return `${userId}\u0000${clientMsgId}`;
+}

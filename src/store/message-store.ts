@@ -1,0 +1,74 @@
+import type { ChatMessage } from '../chat/chat.events.js';
+
+/** A room as it survives a restart. Membership does not: rooms restart empty. */
+export interface RoomRecord {
+  id: string;
+  name: string;
+  private: boolean;
+  /** The creator; rooms made through the admin API have none. */
+  owner?: string;
+  /** Close automatically once empty for this long (admin API). */
+  ttlSeconds?: number;
+  createdAt: string;
+}
+
+export interface StoredRoom extends RoomRecord {
+  /** Highest seq ever given in this room: the next event gets lastSeq + 1. */
+  lastSeq: number;
+  invited: string[];
+}
+
+/** The first answer to a send with a clientMsgId, replayed on every retry. */
+export interface SendRecord {
+  userId: string;
+  clientMsgId: string;
+  message: ChatMessage;
+  /** memo:send only: whether the recipient was online. */
+  delivered?: boolean;
+}
+
+export interface EventsAfter {
+  events: ChatMessage[];
+  /** False when retention dropped events after the cursor. */
+  complete: boolean;
+}
+
+/**
+ * Everything the chat keeps: room events with their seq, rooms, invitations, pending memos
+ * and the idempotency records of sends. Writes resolve once durable (for durable stores).
+ * Writes to one room are issued by its actor in seq order and must resolve in that order.
+ */
+export interface MessageStore {
+  /** 'memory', 'sqlite' or 'postgres', for logs and readiness. */
+  readonly kind: string;
+  /** Where it keeps its data, for the startup log (never a password). */
+  readonly location: string;
+
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  loadRooms(): Promise<StoredRoom[]>;
+  createRoom(room: RoomRecord): Promise<void>;
+  /** Removes the room with its history and invitations: its id can start afresh. */
+  deleteRoom(roomId: string): Promise<void>;
+  addInvite(roomId: string, userId: string): Promise<void>;
+  removeInvite(roomId: string, userId: string): Promise<void>;
+
+  /** A persisted room event (room_chat, room_join, room_leave), with the send it answers. */
+  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void>;
+  /** Events with since < seq <= upTo, oldest first. */
+  eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter>;
+  /** The newest `limit` events with seq < before, oldest first. */
+  eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]>;
+
+  findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined>;
+  /** Records a send that stores nothing else (private:message). */
+  recordSend(send: SendRecord): Promise<void>;
+
+  /** Stores a memo for an offline recipient, with the send it answers. */
+  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void>;
+  pendingMemos(userId: string): Promise<ChatMessage[]>;
+  deleteMemos(ids: readonly string[]): Promise<void>;
+}
+
+export const MESSAGE_STORE = Symbol('MessageStore');

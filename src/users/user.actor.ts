@@ -1,0 +1,277 @@
+import { Logger } from '@nestjs/common';
+import type { ChatMessage, UserRef } from '../chat/chat.events.js';
+import { BusyError, RateLimitedError } from '../common/errors.js';
+import { createMessage } from '../common/messages.js';
+import { TokenBucket } from '../common/token-bucket.js';
+import type { DeliveryService } from '../delivery/delivery.service.js';
+import { Actor, type Dispatcher, type TimerHandle } from '../dispatcher/index.js';
+import type { MessageStore } from '../store/message-store.js';
+
+/** What a send answers, replayed for a retry with the same clientMsgId. */
+export interface SendOutcome {
+  message: ChatMessage;
+  delivered?: boolean;
+}
+
+export interface UserSnapshot {
+  id: string;
+  name: string;
+  rooms: string[];
+  idleMs: number;
+}
+
+export interface UserSettings {
+  presenceGraceMs: number;
+  idleTimeoutMs: number;
+  rateLimitBurst: number;
+  rateLimitPerSecond: number;
+}
+
+/** How a user actor reports its lifecycle to the directory (UsersService). */
+export interface UserLifecycle {
+  online(user: UserRef): void;
+  /** The user went offline: it leaves these rooms. */
+  offline(user: UserRef, roomIds: string[]): void;
+  /** The actor stopped for good; a later connect gets a fresh actor. */
+  retired(actor: UserActor): void;
+  /** A socket reached an actor that had already retired: connect it afresh. */
+  reconnect(socketId: string, user: UserRef): void;
+}
+
+export interface UserActorDeps {
+  dispatcher: Dispatcher;
+  delivery: DeliveryService;
+  store: MessageStore;
+  settings: UserSettings;
+  lifecycle: UserLifecycle;
+}
+
+type Phase = 'new' | 'online' | 'grace' | 'offline';
+
+const logger = new Logger('UserActor');
+
+/** Clients retry with the same clientMsgId within seconds; this many are kept in memory. */
+const RECENT_SENDS = 256;
+
+/**
+ * One connected user: its sockets, the rooms it is in, its last activity, its send rate.
+ * Online from its first socket until its last closes (after any presence grace).
+ */
+export class UserActor extends Actor {
+  readonly ref: UserRef;
+  #phase: Phase = 'new';
+  readonly #sockets = new Set<string>();
+  readonly #rooms = new Set<string>();
+  #lastActivity = Date.now();
+  #forcedOffline = false;
+  #grace: TimerHandle | undefined;
+  #idleScan: TimerHandle | undefined;
+  readonly #bucket: TokenBucket;
+  readonly #recentSends = new Map<string, Promise<SendOutcome>>();
+  #memoFlush: Promise<void> | undefined;
+  #memoFlushAgain = false;
+
+  constructor(
+    user: UserRef,
+    private readonly deps: UserActorDeps,
+  ) {
+    super(deps.dispatcher, { name: `user:${user.id}` });
+    this.ref = Object.freeze({ ...user });
+    this.#bucket = new TokenBucket(deps.settings.rateLimitBurst, deps.settings.rateLimitPerSecond);
+  }
+
+  /** A socket of this user connected (its user channel is already joined). */
+  attach(socketId: string): boolean {
+    return this.enqueue(() => this.#attach(socketId));
+  }
+
+  detach(socketId: string): void {
+    this.enqueue(() => this.#detach(socketId));
+  }
+
+  touch(): void {
+    this.enqueue(() => {
+      this.#lastActivity = Date.now();
+    });
+  }
+
+  /**
+   * Runs a send for this user: rate-limited, and de-duplicated by clientMsgId while it is
+   * in flight or recent. `perform` queues the work synchronously, so the user's sends
+   * reach their rooms in order; the actor does not wait for the store.
+   */
+  send(clientMsgId: string | undefined, perform: () => Promise<SendOutcome>): Promise<SendOutcome> {
+    return this.answer(() => this.#send(clientMsgId, perform)).catch((error: unknown) => {
+      throw error instanceof Error && error.name === 'NotAcceptingError' ? new BusyError() : error;
+    });
+  }
+
+  noteJoined(roomId: string): boolean {
+    return this.enqueue(() => this.#noteJoined(roomId));
+  }
+
+  noteLeft(roomId: string): void {
+    this.enqueue(() => void this.#rooms.delete(roomId));
+  }
+
+  /** Closes every socket of the user (idle timeout, admin): offline at once, no grace. */
+  disconnect(): void {
+    this.enqueue(() => {
+      this.#forcedOffline = true;
+      this.deps.delivery.disconnectUser(this.ref.id);
+    });
+  }
+
+  /** Delivers memos stored while the user was offline, then removes them. */
+  flushMemos(): void {
+    this.enqueue(() => this.#flushMemos());
+  }
+
+  snapshot(): Promise<UserSnapshot> {
+    return this.ask(() => ({
+      id: this.ref.id,
+      name: this.ref.name,
+      rooms: [...this.#rooms],
+      idleMs: Date.now() - this.#lastActivity,
+    }));
+  }
+
+  // ---- job bodies -------------------------------------------------------------------------
+
+  #attach(socketId: string): void {
+    if (this.#phase === 'offline') {
+      // This actor already retired; the directory will make a fresh one.
+      this.deps.lifecycle.reconnect(socketId, this.ref);
+      return;
+    }
+    this.#sockets.add(socketId);
+    this.#lastActivity = Date.now();
+    // A new tab joins the rooms the user is already in.
+    if (this.#rooms.size > 0) this.deps.delivery.joinSocket(socketId, [...this.#rooms]);
+    if (this.#phase === 'grace') {
+      this.#grace?.cancel();
+      this.#grace = undefined;
+      this.#phase = 'online';
+      return;
+    }
+    if (this.#phase === 'new') {
+      this.#phase = 'online';
+      this.deps.lifecycle.online(this.ref);
+      this.deps.delivery.toEveryone(
+        createMessage('user_connect', { user: this.ref, content: `${this.ref.name} connected` }),
+      );
+      this.#startIdleScan();
+      this.#flushMemos();
+    }
+  }
+
+  #detach(socketId: string): void {
+    if (!this.#sockets.delete(socketId) || this.#sockets.size > 0) return;
+    const grace = this.deps.settings.presenceGraceMs;
+    if (grace > 0 && !this.#forcedOffline) {
+      this.#phase = 'grace';
+      this.#grace = this.enqueueAfter(grace, () => {
+        if (this.#phase === 'grace' && this.#sockets.size === 0) this.#goOffline();
+      });
+      return;
+    }
+    this.#goOffline();
+  }
+
+  #goOffline(): void {
+    this.#phase = 'offline';
+    this.#idleScan?.cancel();
+    const rooms = [...this.#rooms];
+    this.#rooms.clear();
+    this.deps.lifecycle.offline(this.ref, rooms);
+    this.deps.delivery.toEveryone(
+      createMessage('user_disconnect', {
+        user: this.ref,
+        content: `${this.ref.name} disconnected`,
+      }),
+    );
+    this.stop();
+    this.deps.lifecycle.retired(this);
+  }
+
+  #send(
+    clientMsgId: string | undefined,
+    perform: () => Promise<SendOutcome>,
+  ): Promise<SendOutcome> {
+    this.#lastActivity = Date.now();
+    if (clientMsgId !== undefined) {
+      const earlier = this.#recentSends.get(clientMsgId);
+      if (earlier !== undefined) return earlier;
+    }
+    const waitMs = this.#bucket.take();
+    if (waitMs > 0) throw new RateLimitedError(waitMs);
+    const outcome = perform();
+    if (clientMsgId !== undefined) this.#remember(clientMsgId, outcome);
+    return outcome;
+  }
+
+  #remember(clientMsgId: string, outcome: Promise<SendOutcome>): void {
+    this.#recentSends.set(clientMsgId, outcome);
+    if (this.#recentSends.size > RECENT_SENDS) {
+      this.#recentSends.delete(this.#recentSends.keys().next().value as string);
+    }
+    // A refused send used nothing up: a retry runs afresh.
+    outcome.catch(() => {
+      if (this.#recentSends.get(clientMsgId) === outcome) this.#recentSends.delete(clientMsgId);
+    });
+  }
+
+  #noteJoined(roomId: string): void {
+    if (this.#phase === 'offline') {
+      // The join raced with going offline: leave again.
+      this.deps.lifecycle.offline(this.ref, [roomId]);
+      return;
+    }
+    this.#rooms.add(roomId);
+  }
+
+  #startIdleScan(): void {
+    const timeout = this.deps.settings.idleTimeoutMs;
+    if (timeout <= 0) return;
+    const every = Math.min(10_000, Math.max(25, Math.floor(timeout / 4)));
+    this.#idleScan = this.every(every, () => {
+      if (this.#phase === 'online' && Date.now() - this.#lastActivity >= timeout) {
+        this.#forcedOffline = true;
+        this.deps.delivery.disconnectUser(this.ref.id);
+      }
+    });
+  }
+
+  /** At most one flush at a time; a request during a flush runs another after it. */
+  #flushMemos(): void {
+    if (this.#memoFlush !== undefined) {
+      this.#memoFlushAgain = true;
+      return;
+    }
+    const { store } = this.deps;
+    this.#memoFlush = store
+      .pendingMemos(this.ref.id)
+      .then((memos) => (memos.length === 0 ? [] : this.ask(() => this.#deliverMemos(memos))))
+      .then((delivered) => (delivered.length === 0 ? undefined : store.deleteMemos(delivered)))
+      .catch((error: unknown) => {
+        // Still stored: delivered on a later connect.
+        logger.warn(`memo delivery to ${this.ref.id} failed: ${String(error)}`);
+      })
+      .finally(() => {
+        this.enqueue(() => {
+          this.#memoFlush = undefined;
+          if (this.#memoFlushAgain && this.#phase === 'online') {
+            this.#memoFlushAgain = false;
+            this.#flushMemos();
+          }
+        });
+      });
+  }
+
+  /** Emits the memos if the user is still online; returns the ids delivered. */
+  #deliverMemos(memos: ChatMessage[]): string[] {
+    if (this.#phase !== 'online') return [];
+    for (const memo of memos) this.deps.delivery.toUsers([this.ref.id], memo);
+    return memos.map((memo) => memo.id);
+  }
+}

@@ -1,0 +1,197 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { io, type Socket } from 'socket.io-client';
+import { createApp } from '../../src/app.factory.js';
+import { AppConfig } from '../../src/config/app-config.js';
+import type {
+  ChatMessage,
+  ClientEventInput,
+  ClientEventName,
+  ClientEventResult,
+  ClientToServerEvents,
+  Reply,
+  ServerToClientEvents,
+} from '../../src/chat/chat.events.js';
+
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface RunningApp {
+  app: INestApplication;
+  config: AppConfig;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real Nest application on a free port (port 0) with the given environment
+ * on top of test defaults: memory store, quiet logs, no default-room surprises.
+ */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const config = AppConfig.fromEnv({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    STORE: 'memory',
+    ...env,
+  });
+  const app = await createApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const url = `http://127.0.0.1:${address.port}`;
+  return { app, config, url, close: () => app.close() };
+}
+
+/** A socket.io client that keeps every `message` it receives, in order. */
+export class TestClient {
+  readonly received: ChatMessage[] = [];
+  readonly socket: ChatSocket;
+  #waiters: Array<{ test: (m: ChatMessage) => boolean; resolve: (m: ChatMessage) => void }> = [];
+
+  constructor(socket: ChatSocket) {
+    this.socket = socket;
+    socket.on('message', (message) => {
+      this.received.push(message);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.test(message)) return true;
+        w.resolve(message);
+        return false;
+      });
+    });
+  }
+
+  /** Sends an event and resolves with its reply (ok or not). */
+  request<E extends ClientEventName>(
+    event: E,
+    payload?: ClientEventInput<E> | unknown,
+    timeoutMs = 5000,
+  ): Promise<Reply<ClientEventResult<E>>> {
+    const emit = this.socket.timeout(timeoutMs).emitWithAck as unknown as (
+      event: string,
+      ...args: unknown[]
+    ) => Promise<Reply<ClientEventResult<E>>>;
+    return payload === undefined
+      ? emit.call(this.socket.timeout(timeoutMs), event)
+      : emit.call(this.socket.timeout(timeoutMs), event, payload);
+  }
+
+  /** Sends an event and returns its success data; throws on an error reply. */
+  async ok<E extends ClientEventName>(
+    event: E,
+    payload?: ClientEventInput<E>,
+  ): Promise<ClientEventResult<E>> {
+    const reply = await this.request(event, payload);
+    if (!reply.ok) throw new Error(`${event} failed: ${reply.error.code} ${reply.error.message}`);
+    return reply as unknown as ClientEventResult<E>;
+  }
+
+  /** Resolves with the first message (already received or still to come) that matches. */
+  waitFor(test: (m: ChatMessage) => boolean, timeoutMs = 5000): Promise<ChatMessage> {
+    const seen = this.received.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching message within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        test,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  /** Resolves once `count` messages matching `test` have been received. */
+  async waitForCount(
+    test: (m: ChatMessage) => boolean,
+    count: number,
+    timeoutMs = 5000,
+  ): Promise<ChatMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = this.received.filter(test);
+      if (matching.length >= count) return matching;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`got ${matching.length} of ${count} messages`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.#waiters.push({
+          test: () => true,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** Tracks every client a test opens so that afterEach can close them all. */
+export class Clients {
+  readonly #all: TestClient[] = [];
+
+  constructor(private readonly url: () => string) {}
+
+  /** Connects with open-mode identity (or any auth object) and waits for the handshake. */
+  async connect(auth: Record<string, unknown>, options: { reconnection?: boolean } = {}) {
+    const socket: ChatSocket = io(this.url(), {
+      auth,
+      transports: ['websocket'],
+      reconnection: options.reconnection ?? false,
+      forceNew: true,
+    });
+    const client = new TestClient(socket);
+    this.#all.push(client);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (error) => reject(error));
+    });
+    return client;
+  }
+
+  /** Connects a user in open mode: `as('alice')` or `as('alice', '앨리스')`. */
+  as(userId: string, name?: string): Promise<TestClient> {
+    return this.connect(name === undefined ? { userId } : { userId, name });
+  }
+
+  /** Tries to connect and resolves with the connect_error message. */
+  async refused(auth: Record<string, unknown>): Promise<string> {
+    const socket: ChatSocket = io(this.url(), {
+      auth,
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        socket.once('connect', () => reject(new Error('connected, expected a refusal')));
+        socket.once('connect_error', (error) => resolve(error.message));
+      });
+    } finally {
+      socket.disconnect();
+    }
+  }
+
+  closeAll(): void {
+    for (const client of this.#all.splice(0)) client.close();
+  }
+}
+
+/** Resolves when the socket has disconnected. */
+export function disconnected(client: TestClient, timeoutMs = 5000): Promise<string> {
+  if (!client.socket.connected) return Promise.resolve('already disconnected');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('still connected')), timeoutMs);
+    client.socket.once('disconnect', (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
+}
