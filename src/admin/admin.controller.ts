@@ -61,7 +61,7 @@ export class AdminController {
   async removeMember(@Param('id') id: string, @Param('userId') userId: string): Promise<void> {
     const room = this.rooms.get(parsePathId(id, 'room'));
     const user = parsePathId(userId, 'user');
-    await room.leave(this.users.onlineRef(user) ?? { id: user, name: user });
+    await room.remove(this.users.onlineRef(user) ?? { id: user, name: user });
   }
 
   @Post('rooms/:id/notices')

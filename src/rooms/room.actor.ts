@@ -79,6 +79,17 @@ export class RoomActor extends Actor {
     return this.#request(() => this.#leave(user));
   }
 
+  /** Removed by the admin API (or a moderator): the user leaves and its invitation ends. */
+  remove(user: UserRef): Promise<void> {
+    return this.#request(() => {
+      this.#requireOpen();
+      const revoked = this.#invited.delete(user.id)
+        ? this.deps.store.removeInvite(this.id, user.id)
+        : undefined;
+      return Promise.all([revoked, this.#leave(user)]).then(() => undefined);
+    });
+  }
+
   invite(byUserId: string, userId: string): Promise<void> {
     return this.#request(() => this.#invite(byUserId, userId));
   }
@@ -133,9 +144,10 @@ export class RoomActor extends Actor {
     if (!already && this.#record.private && !byAdmin && !this.#mayEnter(user.id)) {
       throw new ForbiddenError(`room ${this.id} is private: an invitation is needed`);
     }
+    let invited: Promise<void> | undefined;
     if (byAdmin && this.#record.private && !this.#invited.has(user.id)) {
       this.#invited.add(user.id);
-      void this.deps.store.addInvite(this.id, user.id);
+      invited = this.deps.store.addInvite(this.id, user.id);
     }
     let durable = this.#delivered;
     if (!already) {
@@ -151,7 +163,7 @@ export class RoomActor extends Actor {
     const upTo = this.#seq;
     const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
     const { store } = this.deps;
-    return durable
+    return Promise.all([durable, invited])
       .then(() =>
         since === undefined
           ? store

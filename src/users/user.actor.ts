@@ -235,7 +235,11 @@ export class UserActor extends Actor {
     if (timeout <= 0) return;
     const every = Math.min(10_000, Math.max(25, Math.floor(timeout / 4)));
     this.#idleScan = this.every(every, () => {
-      if (this.#phase === 'online' && Date.now() - this.#lastActivity >= timeout) {
+      if (
+        this.#phase === 'online' &&
+        !this.#forcedOffline &&
+        Date.now() - this.#lastActivity >= timeout
+      ) {
         this.#forcedOffline = true;
         this.deps.delivery.disconnectUser(this.ref.id);
       }

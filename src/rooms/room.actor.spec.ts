@@ -1,0 +1,139 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { RecordingDelivery } from '../../test/support/fakes.js';
+import type { ChatMessage, UserRef } from '../chat/chat.events.js';
+import { Dispatcher } from '../dispatcher/index.js';
+import { MemoryStore } from '../store/memory.store.js';
+import type { RoomRecord } from '../store/message-store.js';
+import type { UsersService } from '../users/users.service.js';
+import { RoomActor } from './room.actor.js';
+
+const alice: UserRef = { id: 'alice', name: '앨리스' };
+const bob: UserRef = { id: 'bob', name: 'Bob' };
+
+/** Users that are all online: the room can tell them what they joined. */
+const onlineUsers = {
+  get: () => ({ noteJoined: () => true, noteLeft: () => undefined }),
+} as unknown as UsersService;
+
+describe(RoomActor.name, () => {
+  let dispatcher: Dispatcher;
+  let delivery: RecordingDelivery;
+  let store: MemoryStore;
+
+  async function makeRoom(record: Partial<RoomRecord> = {}, storeOverride = store) {
+    const full: RoomRecord = {
+      id: 'lobby',
+      name: 'Lobby',
+      private: false,
+      createdAt: new Date().toISOString(),
+      ...record,
+    };
+    await storeOverride.createRoom(full);
+    return new RoomActor(
+      full,
+      { lastSeq: 0, invited: [], ready: Promise.resolve() },
+      {
+        dispatcher,
+        delivery: delivery.asService(),
+        store: storeOverride,
+        users: onlineUsers,
+        noticeIntervalMs: 0,
+      },
+    );
+  }
+
+  beforeEach(() => {
+    dispatcher = new Dispatcher({ monitorEventLoop: false });
+    dispatcher.start();
+    delivery = new RecordingDelivery();
+    store = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+  });
+
+  afterEach(async () => {
+    await dispatcher.close(1000);
+  });
+
+  it('should number events 1, 2, 3... in the order posts arrive, with no gaps', async () => {
+    const sut = await makeRoom();
+    await sut.join(alice);
+    await sut.join(bob);
+    const posts = Array.from({ length: 50 }, (_, i) =>
+      sut.post(i % 2 ? alice : bob, `message ${i}`),
+    );
+    const stored = await Promise.all(posts);
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 3));
+    const broadcast = delivery.toRoom.map(({ message }) => message.seq);
+    expect(broadcast).toEqual(Array.from({ length: 52 }, (_, i) => i + 1));
+  });
+
+  it('should broadcast in seq order even when the store confirms writes out of order', async () => {
+    const slowFirst = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = slowFirst.appendRoomEvent.bind(slowFirst);
+    let calls = 0;
+    slowFirst.appendRoomEvent = async (event: ChatMessage) => {
+      const delay = calls++ === 1 ? 30 : 0; // the first chat message is the slowest write
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      return append(event);
+    };
+    const sut = await makeRoom({}, slowFirst);
+    await sut.join(alice);
+    await Promise.all([sut.post(alice, 'one'), sut.post(alice, 'two'), sut.post(alice, 'three')]);
+    expect(delivery.toRoom.map(({ message }) => message.content)).toEqual([
+      '앨리스 joined Lobby',
+      'one',
+      'two',
+      'three',
+    ]);
+  });
+
+  it('should refuse a post from a non-member with NOT_MEMBER', async () => {
+    const sut = await makeRoom();
+    await expect(sut.post(alice, 'hello')).rejects.toMatchObject({ code: 'NOT_MEMBER' });
+  });
+
+  it('should let only the owner, invitees and the admin API into a private room', async () => {
+    const sut = await makeRoom({ private: true, owner: 'alice' });
+    await expect(sut.join(bob)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(sut.invite('bob', 'bob')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await sut.join(alice);
+    await sut.invite('alice', 'bob');
+    await expect(sut.join(bob)).resolves.toMatchObject({ room: { id: 'lobby' } });
+    const carol = { id: 'carol', name: 'Carol' };
+    await expect(sut.join(carol, { byAdmin: true })).resolves.toBeDefined();
+  });
+
+  it('should answer a join with history up to and including the joiner’s own room_join', async () => {
+    const sut = await makeRoom();
+    await sut.join(alice);
+    await sut.post(alice, 'before bob');
+    const joined = await sut.join(bob, { since: 1 });
+    expect(joined.messages.map((m) => [m.seq, m.type])).toEqual([
+      [2, 'room_chat'],
+      [3, 'room_join'],
+    ]);
+    expect(joined.complete).toBe(true);
+    expect(joined.room.members.map((m) => m.id)).toEqual(['alice', 'bob']);
+  });
+
+  it('should say a since-join is incomplete when retention dropped events after the cursor', async () => {
+    store = new MemoryStore({ historyMaxPerRoom: 3, sendTtlMs: 60_000 });
+    const sut = await makeRoom();
+    await sut.join(alice);
+    for (let i = 0; i < 5; i++) await sut.post(alice, `m${i}`);
+    const rejoin = await sut.join(alice, { since: 1 });
+    expect(rejoin.complete).toBe(false);
+    expect(rejoin.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
+  });
+
+  it('should tell every member and then forget the room when closed', async () => {
+    const sut = await makeRoom();
+    await sut.join(alice);
+    await sut.join(bob);
+    await sut.close();
+    const leaves = delivery.toRoom.filter(({ message }) => message.type === 'room_leave');
+    expect(leaves.map(({ message }) => message.user?.id)).toEqual(['alice', 'bob']);
+    expect(delivery.channels).toContain('close lobby');
+    await expect(sut.post(alice, 'anyone?')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(store.eventsBefore('lobby', 100, 50)).resolves.toEqual([]);
+  });
+});
