@@ -2,34 +2,11 @@
  * The HTTP side of the contract (docs/PROTOCOL.md, "HTTP"): health, readiness, metrics,
  * the snapshot and the admin API a game server drives, with its key and error bodies.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
-import { Clients, disconnected, startApp, type RunningApp } from '../support/chat-app.js';
+import { describe, expect, it } from '@jest/globals';
+import { disconnected, type RunningApp } from '../support/chat-app.js';
+import { joinOf, leaveOf, SYSTEM, useApp, withId } from '../support/e2e.js';
 
-const SYSTEM = { id: 'system', name: 'system' };
 const SECRET = 'admin-e2e-secret-long-enough-for-hs256-0123456789';
-
-interface Harness {
-  app: RunningApp;
-  clients: Clients;
-}
-
-function useApp(env: Record<string, string> = {}): Harness {
-  const h: Partial<Harness> = {};
-  beforeEach(async () => {
-    h.app = await startApp(env);
-    const app = h.app;
-    h.clients = new Clients(() => app.url);
-  });
-  afterEach(async () => {
-    const { app, clients } = h;
-    h.app = undefined;
-    h.clients = undefined;
-    clients?.closeAll();
-    await app?.close();
-  });
-  return h as Harness;
-}
 
 interface ApiResponse {
   status: number;
@@ -68,12 +45,6 @@ function expectErrorBody(res: ApiResponse, statusCode: number): void {
   const isList = Array.isArray(message) && message.every((m) => typeof m === 'string');
   expect(isText || isList).toBe(true);
 }
-
-const joinOf = (roomId: string, userId: string) => (m: ChatMessage) =>
-  m.type === 'room_join' && m.roomId === roomId && m.user?.id === userId;
-const leaveOf = (roomId: string, userId: string) => (m: ChatMessage) =>
-  m.type === 'room_leave' && m.roomId === roomId && m.user?.id === userId;
-const withId = (id: string) => (m: ChatMessage) => m.id === id;
 
 // ---- health, readiness, metrics --------------------------------------------------------
 

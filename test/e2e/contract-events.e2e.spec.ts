@@ -2,7 +2,7 @@
  * Every client event of the wire contract (docs/PROTOCOL.md, "Client events", "Replies",
  * "Messages", "Text rules"), success and error cases, against the real app on port 0.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import type {
@@ -12,37 +12,23 @@ import type {
   Reply,
   TypingEvent,
 } from '../../src/chat/chat.events.js';
-import { Clients, startApp, type RunningApp, type TestClient } from '../support/chat-app.js';
+import type { TestClient } from '../support/chat-app.js';
+import {
+  connectOf,
+  disconnectOf,
+  expectAbsent,
+  joinOf,
+  leaveOf,
+  nextMarker,
+  roomMarker,
+  SYSTEM,
+  useApp,
+  withId,
+} from '../support/e2e.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const SYSTEM = { id: 'system', name: 'system' };
 const HIGH_RATE = { RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SECOND: '100000' };
-
-// ---- harness ---------------------------------------------------------------------------
-
-interface Harness {
-  app: RunningApp;
-  clients: Clients;
-}
-
-/** A fresh app (and client tracker) for every test of the enclosing describe. */
-function useApp(env: Record<string, string> = {}): Harness {
-  const h: Partial<Harness> = {};
-  beforeEach(async () => {
-    h.app = await startApp(env);
-    const app = h.app;
-    h.clients = new Clients(() => app.url);
-  });
-  afterEach(async () => {
-    const { app, clients } = h;
-    h.app = undefined;
-    h.clients = undefined;
-    clients?.closeAll();
-    await app?.close();
-  });
-  return h as Harness;
-}
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -102,42 +88,13 @@ class EventLog<T> {
   }
 }
 
-const joinOf = (roomId: string, userId: string) => (m: ChatMessage) =>
-  m.type === 'room_join' && m.roomId === roomId && m.user?.id === userId;
-const leaveOf = (roomId: string, userId: string) => (m: ChatMessage) =>
-  m.type === 'room_leave' && m.roomId === roomId && m.user?.id === userId;
-const withId = (id: string) => (m: ChatMessage) => m.id === id;
-const connectOf = (userId: string) => (m: ChatMessage) =>
-  m.type === 'user_connect' && m.user?.id === userId;
-const disconnectOf = (userId: string) => (m: ChatMessage) =>
-  m.type === 'user_disconnect' && m.user?.id === userId;
-
-let markerCount = 0;
-
-/**
- * Sends a room message and waits until every receiver has it. Within one room messages
- * arrive in seq order, so whatever the room produced before the marker has arrived too.
- */
-async function roomMarker(
-  sender: TestClient,
-  roomId: string,
-  receivers: TestClient[],
-): Promise<ChatMessage> {
-  const { message } = await sender.ok('room:message', {
-    roomId,
-    content: `marker ${++markerCount}`,
-  });
-  await Promise.all(receivers.map((r) => r.waitFor(withId(message.id))));
-  return message;
-}
-
-/** Same, with a memo: the user's own channel. */
+/** Like roomMarker, with a memo: the user's own channel. */
 async function memoMarker(
   sender: TestClient,
   to: string,
   receivers: TestClient[],
 ): Promise<ChatMessage> {
-  const { message } = await sender.ok('memo:send', { to, content: `memo marker ${++markerCount}` });
+  const { message } = await sender.ok('memo:send', { to, content: `memo marker ${nextMarker()}` });
   await Promise.all(receivers.map((r) => r.waitFor(withId(message.id))));
   return message;
 }
@@ -158,10 +115,6 @@ async function fill(client: TestClient, roomId: string, count: number): Promise<
     ),
   );
   return replies.map((r) => r.message);
-}
-
-function expectAbsent(message: ChatMessage, ...keys: string[]): void {
-  for (const key of keys) expect(Object.hasOwn(message, key)).toBe(false);
 }
 
 // ---- room:list -------------------------------------------------------------------------

@@ -3,75 +3,24 @@
  * sockets per user, grace), room membership for the online session, idle disconnects and
  * periodic room notices (docs/PROTOCOL.md, "Connecting").
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
+import { disconnected, startApp } from '../support/chat-app.js';
 import {
-  Clients,
-  disconnected,
-  startApp,
-  type RunningApp,
-  type TestClient,
-} from '../support/chat-app.js';
+  connectOf,
+  disconnectOf,
+  expectAbsent,
+  leaveOf,
+  roomMarker,
+  SYSTEM,
+  useApp,
+  withId,
+} from '../support/e2e.js';
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123456789';
-const SYSTEM = { id: 'system', name: 'system' };
-
-// ---- harness ---------------------------------------------------------------------------
-
-interface Harness {
-  app: RunningApp;
-  clients: Clients;
-}
-
-/** A fresh app (and client tracker) for every test of the enclosing describe. */
-function useApp(env: Record<string, string> = {}): Harness {
-  const h: Partial<Harness> = {};
-  beforeEach(async () => {
-    h.app = await startApp(env);
-    const app = h.app;
-    h.clients = new Clients(() => app.url);
-  });
-  afterEach(async () => {
-    const { app, clients } = h;
-    h.app = undefined;
-    h.clients = undefined;
-    clients?.closeAll();
-    await app?.close();
-  });
-  return h as Harness;
-}
 
 // ---- helpers ---------------------------------------------------------------------------
-
-const connectOf = (userId: string) => (m: ChatMessage) =>
-  m.type === 'user_connect' && m.user?.id === userId;
-const disconnectOf = (userId: string) => (m: ChatMessage) =>
-  m.type === 'user_disconnect' && m.user?.id === userId;
-const leaveOf = (roomId: string, userId: string) => (m: ChatMessage) =>
-  m.type === 'room_leave' && m.roomId === roomId && m.user?.id === userId;
-const withId = (id: string) => (m: ChatMessage) => m.id === id;
-
-let markerCount = 0;
-
-async function roomMarker(
-  sender: TestClient,
-  roomId: string,
-  receivers: TestClient[],
-): Promise<ChatMessage> {
-  const { message } = await sender.ok('room:message', {
-    roomId,
-    content: `marker ${++markerCount}`,
-  });
-  await Promise.all(receivers.map((r) => r.waitFor(withId(message.id))));
-  return message;
-}
-
-function expectAbsent(message: ChatMessage | undefined, ...keys: string[]): void {
-  expect(message).toBeDefined();
-  for (const k of keys) expect(Object.hasOwn(message ?? {}, k)).toBe(false);
-}
 
 function key(secret = SECRET): Uint8Array {
   return new TextEncoder().encode(secret);

@@ -3,31 +3,10 @@
  * the one order every member receives them; one socket's messages keep the order it sent
  * them in; a socket's events are handled in the order it sent them.
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { ChatMessage, Reply } from '../../src/chat/chat.events.js';
-import { Clients, startApp, type RunningApp, type TestClient } from '../support/chat-app.js';
-
-interface Harness {
-  app: RunningApp;
-  clients: Clients;
-}
-
-function useApp(env: Record<string, string> = {}): Harness {
-  const h: Partial<Harness> = {};
-  beforeEach(async () => {
-    h.app = await startApp(env);
-    const app = h.app;
-    h.clients = new Clients(() => app.url);
-  });
-  afterEach(async () => {
-    const { app, clients } = h;
-    h.app = undefined;
-    h.clients = undefined;
-    clients?.closeAll();
-    await app?.close();
-  });
-  return h as Harness;
-}
+import type { TestClient } from '../support/chat-app.js';
+import { useApp } from '../support/e2e.js';
 
 const inRoom = (roomId: string) => (m: ChatMessage) => m.roomId === roomId && m.seq !== undefined;
 const chatIn = (roomId: string) => (m: ChatMessage) =>
