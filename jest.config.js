@@ -7,4 +7,6 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   testTimeout: 20000,
+  // Some suites run the built service as a child process (restart, SIGKILL).
+  globalSetup: '<rootDir>/test/support/build-dist.js',
 };

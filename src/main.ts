@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigError } from './config/env.js';
+import { StoreOpenError } from './store/store-errors.js';
 import type { LogLevel } from '@nestjs/common';
 import type { LogLevelName } from './config/app-config.js';
 
@@ -24,10 +25,32 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp(config, { logger: nestLogLevels(config.logLevel) });
-  app.enableShutdownHooks();
+  // Our own signal handling rather than enableShutdownHooks(), which re-raises the signal:
+  // a clean shutdown exits with 0, a stuck one is cut off after SHUTDOWN_TIMEOUT_MS.
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: shutting down`);
+    const deadline = setTimeout(() => {
+      logger.error(`shutdown took longer than ${config.shutdownTimeoutMs + 5000} ms: exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000);
+    deadline.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
   await app.listen(config.port, config.host);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
-  logger.log(`chat service on http://${host}:${config.port} (auth: ${config.authMode})`);
+  const { port } = app.getHttpServer().address() as { port: number };
+  logger.log(`chat service on http://${host}:${port} (auth: ${config.authMode})`);
   if (config.authMode === 'open') {
     logger.warn(
       'open mode: any client may connect as any user id (set AUTH_JWT_SECRET to require tokens)',
@@ -36,8 +59,13 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  new Logger('Bootstrap').error(
-    error instanceof Error ? (error.stack ?? error.message) : String(error),
-  );
+  // A store that cannot open is an operator's problem: say what and where, not a stack.
+  const message =
+    error instanceof StoreOpenError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  new Logger('Bootstrap').error(message);
   process.exit(1);
 });

@@ -2,7 +2,7 @@ import { ConfigError, EnvReader, type Env } from './env.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export const STORE_KINDS = ['memory'] as const;
+export const STORE_KINDS = ['sqlite', 'postgres', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'verbose'] as const;
@@ -26,6 +26,9 @@ export class AppConfig {
 
   readonly store!: StoreKind;
   readonly dataDir!: string;
+  readonly sqliteSynchronous!: 'full' | 'normal';
+  readonly databaseUrl!: string | undefined;
+  readonly databaseSchema!: string;
 
   readonly jwtSecret!: string | undefined;
   readonly jwtIssuer!: string | undefined;
@@ -72,8 +75,11 @@ export class AppConfig {
       mailboxCapacity: read.int('MAILBOX_CAPACITY', 10_000, 1),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0),
 
-      store: read.oneOf('STORE', STORE_KINDS, 'memory'),
+      databaseUrl: read.optional('DATABASE_URL'),
+      store: read.oneOf('STORE', STORE_KINDS, env.DATABASE_URL?.trim() ? 'postgres' : 'sqlite'),
       dataDir: read.string('DATA_DIR', './data'),
+      sqliteSynchronous: read.oneOf('SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full'),
+      databaseSchema: read.string('DATABASE_SCHEMA', 'public'),
 
       jwtSecret: read.optional('AUTH_JWT_SECRET'),
       jwtIssuer: read.optional('AUTH_JWT_ISSUER'),
@@ -98,6 +104,14 @@ export class AppConfig {
     read.check(
       !(values.nodeEnv === 'production' && values.jwtSecret === undefined),
       'AUTH_JWT_SECRET is required when NODE_ENV=production (open mode lets anyone pick any user id)',
+    );
+    read.check(
+      values.store !== 'postgres' || values.databaseUrl !== undefined,
+      'STORE=postgres needs DATABASE_URL (postgres://user:password@host:5432/database)',
+    );
+    read.check(
+      /^[a-z_][a-z0-9_]{0,62}$/.test(values.databaseSchema),
+      `DATABASE_SCHEMA must be a lower-case SQL identifier, got "${values.databaseSchema}"`,
     );
     read.check(
       values.jwtSecret === undefined || values.jwtSecret.length >= 32,

@@ -71,9 +71,9 @@ describe(RoomActor.name, () => {
     const append = slowFirst.appendRoomEvent.bind(slowFirst);
     let calls = 0;
     slowFirst.appendRoomEvent = async (event: ChatMessage) => {
-      const delay = calls++ === 1 ? 30 : 0; // the first chat message is the slowest write
+      await append(event); // written in order...
+      const delay = calls++ === 1 ? 30 : 0; // ...but the first chat message is confirmed last
       await new Promise((resolve) => setTimeout(resolve, delay));
-      return append(event);
     };
     const sut = await makeRoom({}, slowFirst);
     await sut.join(alice);

@@ -256,7 +256,17 @@ export class RoomActor extends Actor {
   /** Hands the event to the store now; runs `deliver` once it and every earlier one is durable. */
   #persist(event: ChatMessage, send: SendRecord | undefined, deliver: () => void): Promise<void> {
     const durable = this.deps.store.appendRoomEvent(event, send);
+    durable.catch(() => this.enqueue(() => this.#rewindAfterFailedWrite(event.seq as number)));
     return this.#chain(() => durable.then(deliver));
+  }
+
+  /**
+   * A write that failed left a hole at `seq`; the store refuses every later seq until it
+   * is filled, so the next event takes `seq` again. Later failures of events queued behind
+   * it find the seq already rewound and change nothing.
+   */
+  #rewindAfterFailedWrite(seq: number): void {
+    if (this.#seq >= seq) this.#seq = seq - 1;
   }
 
   #chain(next: () => void | Promise<void>): Promise<void> {

@@ -61,6 +61,12 @@ export class MemoryStore implements MessageStore {
   async appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
     const room = this.#rooms.get(event.roomId as string);
     if (room === undefined) throw new Error(`append to unknown room ${event.roomId}`);
+    if (event.seq !== room.lastSeq + 1) {
+      throw new Error(`seq ${event.seq} of room ${event.roomId} does not follow the stored seq`);
+    }
+    if (send && this.#sends.has(sendKey(send.userId, send.clientMsgId))) {
+      throw new Error(`clientMsgId ${send.clientMsgId} of ${send.userId} was already used`);
+    }
     room.events.push(event);
     room.lastSeq = event.seq as number;
     const excess = room.events.length - this.options.historyMaxPerRoom;

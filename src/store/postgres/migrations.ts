@@ -1,0 +1,46 @@
+/**
+ * Versioned schema of the PostgreSQL store, applied in order under an advisory lock so
+ * that instances starting together do not race. Append new versions, never edit one.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: rooms, their events with a gapless seq, invitations, memos, idempotency records.
+  `
+  CREATE TABLE rooms (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    private     BOOLEAN NOT NULL,
+    owner       TEXT,
+    ttl_seconds INTEGER,
+    created_at  TEXT NOT NULL,
+    last_seq    BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE TABLE room_events (
+    room_id TEXT NOT NULL,
+    seq     BIGINT NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (room_id, seq)
+  );
+  CREATE TABLE invites (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE TABLE memos (
+    id         TEXT PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    position   BIGSERIAL,
+    body       TEXT NOT NULL
+  );
+  CREATE INDEX memos_by_recipient ON memos (recipient, created_at, position);
+  CREATE TABLE sends (
+    user_id       TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    body          TEXT NOT NULL,
+    delivered     BOOLEAN,
+    PRIMARY KEY (user_id, client_msg_id)
+  );
+  CREATE INDEX sends_by_age ON sends (created_at);
+  `,
+];

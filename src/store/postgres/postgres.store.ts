@@ -1,0 +1,362 @@
+import pg from 'pg';
+import type { ChatMessage } from '../../chat/chat.events.js';
+import { GroupCommitter, type BatchOutcome } from '../group-commit.js';
+import type {
+  EventsAfter,
+  MessageStore,
+  RoomRecord,
+  SendRecord,
+  StoredRoom,
+} from '../message-store.js';
+import { StoreOpenError } from '../store-errors.js';
+import { eventOp, memoOp, parseSend, sendRow, type SendRow, type WriteOp } from '../write-ops.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Schema holding the tables; created when missing. */
+  schema: string;
+  historyMaxPerRoom: number;
+  sendTtlMs: number;
+  poolSize?: number;
+}
+
+// node-postgres returns BIGINT as a string by default; our seqs and times fit a double.
+const INT8_OID = 20;
+
+/** Arbitrary, fixed: serialises schema migrations across instances. */
+const MIGRATION_LOCK = 7_240_001;
+
+/**
+ * PostgreSQL store for clusters and durable history. Writes are group-committed: one
+ * transaction per batch; if a batch fails, each write is retried alone so one bad write
+ * never sinks the others.
+ */
+export class PostgresStore implements MessageStore {
+  readonly kind = 'postgres';
+  readonly location: string;
+  readonly #pool: pg.Pool;
+  readonly #writes: GroupCommitter<WriteOp>;
+  readonly #schema: string;
+  #lastPrune = 0;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
+      throw new StoreOpenError(`DATABASE_SCHEMA must be a lower-case SQL identifier`);
+    }
+    this.#schema = options.schema;
+    this.location = describeUrl(options.url, options.schema);
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      options: `-c search_path=${options.schema}`,
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8_OID
+            ? (value: string) => Number(value)
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // The pool reports errors of idle clients here; a later query reconnects.
+    this.#pool.on('error', () => undefined);
+    this.#writes = new GroupCommitter((ops) => this.#commit(ops), 500);
+  }
+
+  get writeStats() {
+    return this.#writes.stats;
+  }
+
+  async init(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw new StoreOpenError(
+        `cannot reach PostgreSQL at ${this.location}: ${(error as Error).message}`,
+      );
+    }
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
+      await client.query(`SET LOCAL search_path TO ${this.#schema}`);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
+      const { rows } = await client.query<{ version: number | null }>(
+        'SELECT MAX(version) AS version FROM schema_migrations',
+      );
+      const current = rows[0]?.version ?? 0;
+      if (current > POSTGRES_MIGRATIONS.length) {
+        throw new StoreOpenError(
+          `schema ${this.#schema} is at version ${current}, newer than this service knows`,
+        );
+      }
+      for (let version = current + 1; version <= POSTGRES_MIGRATIONS.length; version++) {
+        await client.query(POSTGRES_MIGRATIONS[version - 1]);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error instanceof StoreOpenError
+        ? error
+        : new StoreOpenError(
+            `cannot migrate PostgreSQL schema ${this.#schema}: ${(error as Error).message}`,
+          );
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#writes.close();
+    await this.#pool.end();
+  }
+
+  /** Drops the schema and everything in it: for tests that made their own. */
+  async dropSchema(): Promise<void> {
+    await this.#pool.query(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`);
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  async loadRooms(): Promise<StoredRoom[]> {
+    const rooms = await this.#query<{
+      id: string;
+      name: string;
+      private: boolean;
+      owner: string | null;
+      ttl_seconds: number | null;
+      created_at: string;
+      last_seq: number;
+    }>('SELECT * FROM rooms ORDER BY created_at');
+    const invites = await this.#query<{ room_id: string; user_id: string }>(
+      'SELECT room_id, user_id FROM invites',
+    );
+    return rooms.map((row) => {
+      const room: StoredRoom = {
+        id: row.id,
+        name: row.name,
+        private: row.private,
+        createdAt: row.created_at,
+        lastSeq: row.last_seq,
+        invited: invites.filter((i) => i.room_id === row.id).map((i) => i.user_id),
+      };
+      if (row.owner !== null) room.owner = row.owner;
+      if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
+      return room;
+    });
+  }
+
+  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
+    const rows = await this.#query<{ body: string }>(
+      'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq',
+      [roomId, since, upTo],
+    );
+    const [oldest] = await this.#query<{ seq: number | null }>(
+      'SELECT MIN(seq) AS seq FROM room_events WHERE room_id = $1',
+      [roomId],
+    );
+    const complete = since >= upTo || (oldest?.seq ?? upTo + 1) <= since + 1;
+    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
+  }
+
+  async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
+    const rows = await this.#query<{ body: string }>(
+      'SELECT body FROM room_events WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      [roomId, before, limit],
+    );
+    return rows.reverse().map((row) => JSON.parse(row.body) as ChatMessage);
+  }
+
+  async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
+    const [row] = await this.#query<Parameters<typeof parseSend>[0]>(
+      'SELECT * FROM sends WHERE user_id = $1 AND client_msg_id = $2 AND created_at >= $3',
+      [userId, clientMsgId, Date.now() - this.options.sendTtlMs],
+    );
+    return row === undefined ? undefined : parseSend(row);
+  }
+
+  async pendingMemos(userId: string): Promise<ChatMessage[]> {
+    const rows = await this.#query<{ body: string }>(
+      'SELECT body FROM memos WHERE recipient = $1 ORDER BY created_at, position',
+      [userId],
+    );
+    return rows.map((row) => JSON.parse(row.body) as ChatMessage);
+  }
+
+  // ---- writes: group-committed ------------------------------------------------------------
+
+  createRoom(room: RoomRecord): Promise<void> {
+    return this.#writes.submit({ kind: 'room', room });
+  }
+
+  deleteRoom(roomId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'deleteRoom', roomId });
+  }
+
+  addInvite(roomId: string, userId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'invite', roomId, userId });
+  }
+
+  removeInvite(roomId: string, userId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'uninvite', roomId, userId });
+  }
+
+  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.#writes.submit(eventOp(event, send));
+  }
+
+  recordSend(send: SendRecord): Promise<void> {
+    return this.#writes.submit({ kind: 'send', send: sendRow(send)! });
+  }
+
+  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.#writes.submit(memoOp(memo, send));
+  }
+
+  deleteMemos(ids: readonly string[]): Promise<void> {
+    return this.#writes.submit({ kind: 'deleteMemos', ids: [...ids] });
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  async #query<Row extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<Row[]> {
+    return (await this.#pool.query<Row>(text, values)).rows;
+  }
+
+  async #commit(ops: readonly WriteOp[]): Promise<BatchOutcome> {
+    const client = await this.#pool.connect();
+    try {
+      try {
+        await client.query('BEGIN');
+        for (const op of ops) await this.#apply(client, op);
+        await client.query('COMMIT');
+        await this.#maybePrune(client);
+        return { failures: ops.map(() => undefined) };
+      } catch {
+        await client.query('ROLLBACK');
+      }
+      // One bad write must not sink the others: retry each on its own.
+      const failures: Array<Error | undefined> = [];
+      for (const op of ops) {
+        try {
+          await client.query('BEGIN');
+          await this.#apply(client, op);
+          await client.query('COMMIT');
+          failures.push(undefined);
+        } catch (error) {
+          await client.query('ROLLBACK');
+          failures.push(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      return { failures };
+    } finally {
+      client.release();
+    }
+  }
+
+  async #apply(client: pg.PoolClient, op: WriteOp): Promise<void> {
+    switch (op.kind) {
+      case 'room': {
+        const { room } = op;
+        await client.query(
+          `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, 0)`,
+          [
+            room.id,
+            room.name,
+            room.private,
+            room.owner ?? null,
+            room.ttlSeconds ?? null,
+            room.createdAt,
+          ],
+        );
+        return;
+      }
+      case 'deleteRoom':
+        await client.query('DELETE FROM room_events WHERE room_id = $1', [op.roomId]);
+        await client.query('DELETE FROM invites WHERE room_id = $1', [op.roomId]);
+        await client.query('DELETE FROM rooms WHERE id = $1', [op.roomId]);
+        return;
+      case 'invite':
+        await client.query(
+          'INSERT INTO invites (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+          [op.roomId, op.userId],
+        );
+        return;
+      case 'uninvite':
+        await client.query('DELETE FROM invites WHERE room_id = $1 AND user_id = $2', [
+          op.roomId,
+          op.userId,
+        ]);
+        return;
+      case 'event': {
+        // Gapless: the event's seq must follow the room's last one exactly.
+        const advanced = await client.query(
+          'UPDATE rooms SET last_seq = $2 WHERE id = $1 AND last_seq = $2 - 1',
+          [op.roomId, op.seq],
+        );
+        if (advanced.rowCount !== 1) {
+          throw new Error(`seq ${op.seq} of room ${op.roomId} does not follow the stored seq`);
+        }
+        await client.query('INSERT INTO room_events (room_id, seq, body) VALUES ($1, $2, $3)', [
+          op.roomId,
+          op.seq,
+          op.body,
+        ]);
+        if (op.seq > this.options.historyMaxPerRoom) {
+          await client.query('DELETE FROM room_events WHERE room_id = $1 AND seq <= $2', [
+            op.roomId,
+            op.seq - this.options.historyMaxPerRoom,
+          ]);
+        }
+        await insertSend(client, op.send);
+        return;
+      }
+      case 'send':
+        await insertSend(client, op.send);
+        return;
+      case 'memo':
+        await client.query(
+          'INSERT INTO memos (id, recipient, created_at, body) VALUES ($1, $2, $3, $4)',
+          [op.id, op.recipient, op.createdAt, op.body],
+        );
+        await insertSend(client, op.send);
+        return;
+      case 'deleteMemos':
+        await client.query('DELETE FROM memos WHERE id = ANY($1::text[])', [op.ids]);
+        return;
+    }
+  }
+
+  async #maybePrune(client: pg.PoolClient): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastPrune < 60_000) return;
+    this.#lastPrune = now;
+    await client.query('DELETE FROM sends WHERE created_at < $1', [now - this.options.sendTtlMs]);
+  }
+}
+
+async function insertSend(client: pg.PoolClient, send: SendRow | null): Promise<void> {
+  if (send === null) return;
+  await client.query(
+    `INSERT INTO sends (user_id, client_msg_id, created_at, body, delivered)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [send.userId, send.clientMsgId, send.createdAt, send.body, send.delivered],
+  );
+}
+
+/** host:port/database and schema, never the password. */
+function describeUrl(url: string, schema: string): string {
+  try {
+    const parsed = new URL(url);
+    return `postgres://${parsed.hostname}:${parsed.port || 5432}${parsed.pathname} schema ${schema}`;
+  } catch {
+    return `PostgreSQL (schema ${schema})`;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Versioned schema of the SQLite store; PRAGMA user_version records how far a file is.
+ * Append new versions, never edit a released one.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  // 1: rooms, their events with a gapless seq, invitations, memos, idempotency records.
+  `
+  CREATE TABLE rooms (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    private     INTEGER NOT NULL,
+    owner       TEXT,
+    ttl_seconds INTEGER,
+    created_at  TEXT NOT NULL,
+    last_seq    INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE room_events (
+    room_id TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (room_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE invites (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE memos (
+    id         TEXT PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+  );
+  CREATE INDEX memos_by_recipient ON memos (recipient, created_at);
+  CREATE TABLE sends (
+    user_id       TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    delivered     INTEGER,
+    PRIMARY KEY (user_id, client_msg_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX sends_by_age ON sends (created_at);
+  `,
+];

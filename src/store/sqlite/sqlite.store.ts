@@ -1,0 +1,278 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ChatMessage } from '../../chat/chat.events.js';
+import { GroupCommitter, type BatchOutcome } from '../group-commit.js';
+import type {
+  EventsAfter,
+  MessageStore,
+  RoomRecord,
+  SendRecord,
+  StoredRoom,
+} from '../message-store.js';
+import { StoreOpenError } from '../store-errors.js';
+import { eventOp, memoOp, parseSend, sendRow, type WriteOp } from '../write-ops.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  historyMaxPerRoom: number;
+  sendTtlMs: number;
+  /** 'full' fsyncs every commit (survives power loss); 'normal' survives a process crash. */
+  synchronous: 'full' | 'normal';
+}
+
+interface RoomRow {
+  id: string;
+  name: string;
+  private: number;
+  owner: string | null;
+  ttl_seconds: number | null;
+  created_at: string;
+  last_seq: number;
+}
+
+interface BatchReply {
+  type: 'batch';
+  id: number;
+  failures: Array<string | null>;
+}
+
+/**
+ * The embedded default: one SQLite file under DATA_DIR in WAL mode. Writes are group-
+ * committed by a worker thread (one transaction per batch, fsync off the event loop);
+ * reads run on this thread over a read connection, which WAL keeps consistent.
+ */
+export class SqliteStore implements MessageStore {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  #db: Database.Database | undefined;
+  #worker: Worker | undefined;
+  #nextBatch = 0;
+  readonly #inFlight = new Map<number, (reply: BatchReply) => void>();
+  readonly #writes: GroupCommitter<WriteOp>;
+  #workerError: Error | undefined;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.location = resolve(join(options.dataDir, 'chat.sqlite'));
+    this.#writes = new GroupCommitter((ops) => this.#commit(ops));
+  }
+
+  get writeStats() {
+    return this.#writes.stats;
+  }
+
+  async init(): Promise<void> {
+    this.#prepareDataDir();
+    try {
+      const db = new Database(this.location);
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      this.#migrate(db);
+      this.#db = db;
+    } catch (error) {
+      throw new StoreOpenError(
+        `cannot open the SQLite store at ${this.location}: ${(error as Error).message}. ` +
+          'If the file is damaged, move it aside (the service then starts with an empty ' +
+          'store) or restore it from a backup.',
+      );
+    }
+    await this.#startWriter();
+  }
+
+  async close(): Promise<void> {
+    await this.#writes.close();
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) {
+      await new Promise<void>((done) => {
+        worker.once('exit', () => done());
+        worker.postMessage({ type: 'close' });
+      });
+    }
+    this.#statements.clear();
+    this.#db?.close();
+    this.#db = undefined;
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  async loadRooms(): Promise<StoredRoom[]> {
+    const rooms = this.#query('SELECT * FROM rooms ORDER BY created_at').all() as RoomRow[];
+    const invites = this.#query('SELECT room_id, user_id FROM invites').all() as Array<{
+      room_id: string;
+      user_id: string;
+    }>;
+    return rooms.map((row) => {
+      const room: StoredRoom = {
+        id: row.id,
+        name: row.name,
+        private: row.private === 1,
+        createdAt: row.created_at,
+        lastSeq: row.last_seq,
+        invited: invites.filter((i) => i.room_id === row.id).map((i) => i.user_id),
+      };
+      if (row.owner !== null) room.owner = row.owner;
+      if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
+      return room;
+    });
+  }
+
+  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
+    const rows = this.#query(
+      'SELECT body FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq',
+    ).all(roomId, since, upTo) as Array<{ body: string }>;
+    const oldest = this.#query('SELECT MIN(seq) AS seq FROM room_events WHERE room_id = ?').get(
+      roomId,
+    ) as { seq: number | null };
+    const complete = since >= upTo || (oldest.seq ?? upTo + 1) <= since + 1;
+    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
+  }
+
+  async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
+    const rows = this.#query(
+      'SELECT body FROM room_events WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ).all(roomId, before, limit) as Array<{ body: string }>;
+    return rows.reverse().map((row) => JSON.parse(row.body) as ChatMessage);
+  }
+
+  async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
+    const row = this.#query(
+      'SELECT * FROM sends WHERE user_id = ? AND client_msg_id = ? AND created_at >= ?',
+    ).get(userId, clientMsgId, Date.now() - this.options.sendTtlMs) as
+      Parameters<typeof parseSend>[0] | undefined;
+    return row === undefined ? undefined : parseSend(row);
+  }
+
+  async pendingMemos(userId: string): Promise<ChatMessage[]> {
+    const rows = this.#query(
+      'SELECT body FROM memos WHERE recipient = ? ORDER BY created_at, rowid',
+    ).all(userId) as Array<{ body: string }>;
+    return rows.map((row) => JSON.parse(row.body) as ChatMessage);
+  }
+
+  // ---- writes: group-committed ------------------------------------------------------------
+
+  createRoom(room: RoomRecord): Promise<void> {
+    return this.#writes.submit({ kind: 'room', room });
+  }
+
+  deleteRoom(roomId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'deleteRoom', roomId });
+  }
+
+  addInvite(roomId: string, userId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'invite', roomId, userId });
+  }
+
+  removeInvite(roomId: string, userId: string): Promise<void> {
+    return this.#writes.submit({ kind: 'uninvite', roomId, userId });
+  }
+
+  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.#writes.submit(eventOp(event, send));
+  }
+
+  recordSend(send: SendRecord): Promise<void> {
+    return this.#writes.submit({ kind: 'send', send: sendRow(send)! });
+  }
+
+  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.#writes.submit(memoOp(memo, send));
+  }
+
+  deleteMemos(ids: readonly string[]): Promise<void> {
+    return this.#writes.submit({ kind: 'deleteMemos', ids: [...ids] });
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  readonly #statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per query text: reads run on every join and history request. */
+  #query(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      if (this.#db === undefined) throw new Error('SQLite store is not open');
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #prepareDataDir(): void {
+    const dir = resolve(this.options.dataDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      throw new StoreOpenError(`cannot create DATA_DIR ${dir}: ${(error as Error).message}`);
+    }
+    if (!statSync(dir).isDirectory()) {
+      throw new StoreOpenError(`DATA_DIR ${dir} is not a directory`);
+    }
+  }
+
+  #migrate(db: Database.Database): void {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new Error(
+        `the file has schema version ${current}, newer than this service knows (${SQLITE_MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current + 1; version <= SQLITE_MIGRATIONS.length; version++) {
+      db.transaction(() => {
+        db.exec(SQLITE_MIGRATIONS[version - 1]);
+        db.pragma(`user_version = ${version}`);
+      })();
+    }
+  }
+
+  async #startWriter(): Promise<void> {
+    const worker = new Worker(new URL('./sqlite-writer.worker.js', import.meta.url), {
+      workerData: {
+        file: this.location,
+        synchronous: this.options.synchronous.toUpperCase(),
+        historyMaxPerRoom: this.options.historyMaxPerRoom,
+      },
+    });
+    worker.on('message', (reply: BatchReply) => {
+      this.#inFlight.get(reply.id)?.(reply);
+      this.#inFlight.delete(reply.id);
+    });
+    worker.on('error', (error) => {
+      this.#workerError = error;
+      for (const [id, settle] of this.#inFlight) {
+        settle({ type: 'batch', id, failures: [error.message] });
+      }
+      this.#inFlight.clear();
+    });
+    await new Promise<void>((ready, fail) => {
+      worker.once('online', ready);
+      worker.once('error', fail);
+    });
+    this.#worker = worker;
+  }
+
+  #commit(ops: readonly WriteOp[]): Promise<BatchOutcome> {
+    const worker = this.#worker;
+    if (worker === undefined || this.#workerError !== undefined) {
+      const reason = this.#workerError ?? new Error('SQLite writer is not running');
+      return Promise.resolve({ failures: ops.map(() => reason) });
+    }
+    const id = this.#nextBatch++;
+    return new Promise<BatchOutcome>((done) => {
+      this.#inFlight.set(id, (reply) => {
+        done({
+          failures: ops.map((_, i) => {
+            // A worker error answers the whole batch with one reason.
+            const failure =
+              reply.failures.length === ops.length ? reply.failures[i] : reply.failures[0];
+            return failure === null || failure === undefined ? undefined : new Error(failure);
+          }),
+        });
+      });
+      worker.postMessage({ type: 'batch', id, ops, sendTtlMs: this.options.sendTtlMs });
+    });
+  }
+}

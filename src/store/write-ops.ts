@@ -1,0 +1,83 @@
+import type { ChatMessage } from '../chat/chat.events.js';
+import type { RoomRecord, SendRecord } from './message-store.js';
+
+/** A send record as a row: the first answer kept as JSON. */
+export interface SendRow {
+  userId: string;
+  clientMsgId: string;
+  body: string;
+  delivered: boolean | null;
+  createdAt: number;
+}
+
+/**
+ * One write of a SQL store, already serialised: what the group committer batches and a
+ * writer applies. Plain data, so it can cross to a worker thread.
+ */
+export type WriteOp =
+  | { kind: 'room'; room: RoomRecord }
+  | { kind: 'deleteRoom'; roomId: string }
+  | { kind: 'invite'; roomId: string; userId: string }
+  | { kind: 'uninvite'; roomId: string; userId: string }
+  | { kind: 'event'; roomId: string; seq: number; body: string; send: SendRow | null }
+  | { kind: 'send'; send: SendRow }
+  | {
+      kind: 'memo';
+      id: string;
+      recipient: string;
+      createdAt: number;
+      body: string;
+      send: SendRow | null;
+    }
+  | { kind: 'deleteMemos'; ids: string[] };
+
+export function sendRow(send: SendRecord | undefined): SendRow | null {
+  if (send === undefined) return null;
+  return {
+    userId: send.userId,
+    clientMsgId: send.clientMsgId,
+    body: JSON.stringify(send.message),
+    delivered: send.delivered ?? null,
+    createdAt: Date.now(),
+  };
+}
+
+export function eventOp(event: ChatMessage, send?: SendRecord): WriteOp {
+  if (event.roomId === undefined || event.seq === undefined) {
+    throw new Error('a room event needs a roomId and a seq');
+  }
+  return {
+    kind: 'event',
+    roomId: event.roomId,
+    seq: event.seq,
+    body: JSON.stringify(event),
+    send: sendRow(send),
+  };
+}
+
+export function memoOp(memo: ChatMessage, send?: SendRecord): WriteOp {
+  if (memo.recipient === undefined) throw new Error('a memo needs a recipient');
+  return {
+    kind: 'memo',
+    id: memo.id,
+    recipient: memo.recipient.id,
+    createdAt: Date.now(),
+    body: JSON.stringify(memo),
+    send: sendRow(send),
+  };
+}
+
+export function parseSend(row: {
+  user_id: string;
+  client_msg_id: string;
+  body: string;
+  delivered: number | boolean | null;
+}): SendRecord {
+  const record: SendRecord = {
+    userId: row.user_id,
+    clientMsgId: row.client_msg_id,
+    message: JSON.parse(row.body) as ChatMessage,
+  };
+  if (row.delivered !== null) record.delivered = Boolean(row.delivered);
+  return record;
+}

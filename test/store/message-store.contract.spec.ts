@@ -1,0 +1,234 @@
+/**
+ * One contract, every store: memory, SQLite (a temporary file) and PostgreSQL (the real
+ * server, in a schema of its own that is dropped afterwards).
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChatMessage } from '../../src/chat/chat.events.js';
+import { createMessage } from '../../src/common/messages.js';
+import { MemoryStore } from '../../src/store/memory.store.js';
+import type { MessageStore, RoomRecord } from '../../src/store/message-store.js';
+import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';
+import { POSTGRES_URL, serviceAvailable, uniqueSchema } from '../support/services.js';
+
+const HISTORY_MAX = 5;
+const retention = { historyMaxPerRoom: HISTORY_MAX, sendTtlMs: 60_000 };
+
+interface StoreKit {
+  /** Opens the store (again, for durable ones: same data). */
+  open(): Promise<MessageStore>;
+  durable: boolean;
+  cleanup(): Promise<void>;
+}
+
+function memoryKit(): StoreKit {
+  const store = new MemoryStore(retention);
+  return { open: async () => store, durable: false, cleanup: async () => undefined };
+}
+
+function sqliteKit(): StoreKit {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-store-'));
+  return {
+    durable: true,
+    open: async () => {
+      const store = new SqliteStore({ ...retention, dataDir, synchronous: 'full' });
+      await store.init();
+      return store;
+    },
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+function postgresKit(): StoreKit {
+  const schema = uniqueSchema('chat_contract');
+  const make = () => new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
+  return {
+    durable: true,
+    open: async () => {
+      const store = make();
+      await store.init();
+      return store;
+    },
+    cleanup: async () => {
+      const store = make();
+      await store.dropSchema();
+      await store.close();
+    },
+  };
+}
+
+const postgresUp = await serviceAvailable('postgres');
+const kits: Array<[string, () => StoreKit]> = [
+  ['memory', memoryKit],
+  ['sqlite', sqliteKit],
+  ...(postgresUp ? [['postgres', postgresKit] as [string, () => StoreKit]] : []),
+];
+
+const room = (id: string, extra: Partial<RoomRecord> = {}): RoomRecord => ({
+  id,
+  name: `Room ${id}`,
+  private: false,
+  createdAt: new Date().toISOString(),
+  ...extra,
+});
+
+const alice = { id: 'alice', name: '앨리스' };
+
+function chat(roomId: string, seq: number, content = `message ${seq}`): ChatMessage {
+  return createMessage('room_chat', { roomId, seq, sender: alice, content });
+}
+
+describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
+  let kit: StoreKit;
+  let sut: MessageStore;
+
+  beforeEach(async () => {
+    kit = makeKit();
+    sut = await kit.open();
+  });
+
+  afterEach(async () => {
+    await sut.close();
+    await kit.cleanup();
+  });
+
+  async function reopen(): Promise<void> {
+    if (!kit.durable) return;
+    await sut.close();
+    sut = await kit.open();
+  }
+
+  it('should keep a room’s events in seq order and page them both ways', async () => {
+    await sut.createRoom(room('r1'));
+    await Promise.all([1, 2, 3, 4].map((seq) => sut.appendRoomEvent(chat('r1', seq))));
+    const after = await sut.eventsAfter('r1', 1, 3);
+    expect(after.events.map((e) => e.seq)).toEqual([2, 3]);
+    expect(after.complete).toBe(true);
+    const before = await sut.eventsBefore('r1', 4, 2);
+    expect(before.map((e) => e.seq)).toEqual([2, 3]);
+  });
+
+  it('should refuse a seq that does not follow the last one, without failing the others', async () => {
+    await sut.createRoom(room('r1'));
+    await sut.createRoom(room('r2'));
+    const results = await Promise.allSettled([
+      sut.appendRoomEvent(chat('r1', 1)),
+      sut.appendRoomEvent(chat('r2', 5)), // a gap
+      sut.appendRoomEvent(chat('r1', 2)),
+      sut.appendRoomEvent(chat('r1', 2)), // a repeat
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+    ]);
+    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('should keep only HISTORY_MAX_PER_ROOM events and say when a cursor fell behind', async () => {
+    await sut.createRoom(room('r1'));
+    for (let seq = 1; seq <= 8; seq++) await sut.appendRoomEvent(chat('r1', seq));
+    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
+    expect((await sut.eventsAfter('r1', 1, 8)).complete).toBe(false);
+    expect((await sut.eventsAfter('r1', 3, 8)).complete).toBe(true);
+  });
+
+  it('should store text verbatim: scripts, emoji, spacing and odd keys', async () => {
+    await sut.createRoom(room('r1'));
+    const content = '  철수 says 👋🏽\t"quoted" \\ back\nslash  ';
+    const event = chat('r1', 1, content);
+    (event as unknown as Record<string, unknown>)['__proto__'] = { polluted: true };
+    await sut.appendRoomEvent(event);
+    await reopen();
+    const [stored] = await sut.eventsBefore('r1', 10, 10);
+    expect(stored.content).toBe(content);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('should remember rooms, their last seq, owners and invitations', async () => {
+    await sut.createRoom(room('r1', { private: true, owner: 'alice' }));
+    await sut.createRoom(room('r2'));
+    await sut.appendRoomEvent(chat('r1', 1));
+    await sut.addInvite('r1', 'bob');
+    await sut.addInvite('r1', 'carol');
+    await sut.removeInvite('r1', 'carol');
+    await reopen();
+    const rooms = await sut.loadRooms();
+    const r1 = rooms.find((r) => r.id === 'r1');
+    expect(r1).toMatchObject({ private: true, owner: 'alice', lastSeq: 1, invited: ['bob'] });
+    expect(rooms.find((r) => r.id === 'r2')).toMatchObject({ private: false, lastSeq: 0 });
+    expect(rooms.find((r) => r.id === 'r2')).not.toHaveProperty('owner');
+  });
+
+  it('should forget a deleted room entirely so its id starts afresh at seq 1', async () => {
+    await sut.createRoom(room('r1', { private: true }));
+    await sut.appendRoomEvent(chat('r1', 1));
+    await sut.addInvite('r1', 'bob');
+    await sut.deleteRoom('r1');
+    await sut.createRoom(room('r1'));
+    await sut.appendRoomEvent(chat('r1', 1, 'new life'));
+    await reopen();
+    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.content)).toEqual(['new life']);
+    expect((await sut.loadRooms()).find((r) => r.id === 'r1')).toMatchObject({ invited: [] });
+  });
+
+  it('should answer a clientMsgId with the first message sent under it', async () => {
+    await sut.createRoom(room('r1'));
+    const first = chat('r1', 1, 'first');
+    await sut.appendRoomEvent(first, { userId: 'alice', clientMsgId: 'c-1', message: first });
+    const memo = createMessage('instant_message', {
+      sender: alice,
+      recipient: { id: 'bob', name: 'bob' },
+      content: 'memo',
+    });
+    await sut.addMemo(memo, {
+      userId: 'alice',
+      clientMsgId: 'c-2',
+      message: memo,
+      delivered: false,
+    });
+    await reopen();
+    expect(await sut.findSend('alice', 'c-1')).toEqual({
+      userId: 'alice',
+      clientMsgId: 'c-1',
+      message: first,
+    });
+    expect(await sut.findSend('alice', 'c-2')).toMatchObject({ delivered: false });
+    expect(await sut.findSend('bob', 'c-1')).toBeUndefined();
+    const again = chat('r1', 2, 'again');
+    await expect(
+      sut.appendRoomEvent(again, { userId: 'alice', clientMsgId: 'c-1', message: again }),
+    ).rejects.toThrow();
+  });
+
+  it('should keep memos for a user until they are deleted, oldest first', async () => {
+    const memos = ['one', 'two', 'three'].map((content) =>
+      createMessage('instant_message', {
+        sender: alice,
+        recipient: { id: 'bob', name: 'bob' },
+        content,
+      }),
+    );
+    for (const memo of memos) await sut.addMemo(memo);
+    await reopen();
+    expect((await sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['one', 'two', 'three']);
+    await sut.deleteMemos([memos[0].id, memos[2].id]);
+    expect((await sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['two']);
+    expect(await sut.pendingMemos('alice')).toEqual([]);
+  });
+
+  it('should commit many concurrent writes in few batches (group commit)', async () => {
+    if (!('writeStats' in sut)) return; // the memory store has nothing to batch
+    await sut.createRoom(room('busy'));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => sut.appendRoomEvent(chat('busy', i + 1))),
+    );
+    const stats = (sut as SqliteStore | PostgresStore).writeStats;
+    expect(stats.largestBatch).toBeGreaterThan(50);
+    expect(stats.batches).toBeLessThan(50);
+  });
+});
