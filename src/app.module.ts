@@ -5,6 +5,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { HealthModule } from './health/health.module.js';
+import { StatsModule } from './stats/stats.module.js';
 
 @Module({})
 export class AppModule {
@@ -17,6 +18,7 @@ export class AppModule {
         ChatModule,
         AdminModule,
         HealthModule,
+        StatsModule,
       ],
     };
   }

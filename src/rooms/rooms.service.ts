@@ -158,6 +158,10 @@ export class RoomsService implements OnModuleInit {
     return room;
   }
 
+  get count(): number {
+    return this.#rooms.size;
+  }
+
   has(roomId: string): boolean {
     return this.#rooms.has(roomId);
   }
