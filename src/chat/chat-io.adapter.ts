@@ -13,7 +13,7 @@ export class ChatIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
-    return super.createIOServer(port, {
+    const server: Server = super.createIOServer(port, {
       ...options,
       // Far above the message limit, so an over-long message gets TOO_LARGE, not a cut link.
       maxHttpBufferSize: this.config.maxHttpBufferSize,
@@ -26,5 +26,11 @@ export class ChatIoAdapter extends IoAdapter {
             : !this.config.production,
       },
     } as ServerOptions);
+    // Drop the HTTP upgrade request once connected: socket.io's own advice for memory per
+    // connection. Identity was already taken from the handshake by then.
+    server.engine.on('connection', (raw: { request: unknown }) => {
+      raw.request = null;
+    });
+    return server;
   }
 }

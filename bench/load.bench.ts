@@ -1,0 +1,433 @@
+/**
+ * Load generator: the seed's network simulator grown up. N socket.io clients (this
+ * process) against the service (a separate process, SQLite store, durability on): each
+ * client joins one of R rooms and sends at a fixed rate, 10% of it private messages.
+ * Every sent message is accounted for at every recipient.
+ *
+ *   npm run bench                                   # 1,000 clients, 10 rooms
+ *   npm run bench -- --clients 100 --rooms 1        # fan-out
+ *   npm run bench -- --clients 5000 --idle          # memory per idle connection
+ *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
+ *   npm run bench -- --json                         # machine-readable
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  ChatMessage,
+  ClientToServerEvents,
+  Reply,
+  ServerToClientEvents,
+} from '../src/chat/chat.events.js';
+
+const { values: args } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1000' },
+    rooms: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '0.5' }, // messages a second per client
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    'private-ratio': { type: 'string', default: '0.1' },
+    idle: { type: 'boolean', default: false },
+    baseline: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const CLIENTS = Number(args.clients);
+const ROOMS = Number(args.rooms);
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+const WARMUP = Number(args.warmup);
+const PRIVATE_RATIO = Number(args['private-ratio']);
+const CONNECT_CONCURRENCY = 250;
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+interface Target {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+  /** The service needs its rooms created first; the bare server makes them on join. */
+  createsRooms: boolean;
+}
+
+export interface LoadResult {
+  target: string;
+  clients: number;
+  rooms: number;
+  sentPerSec: number;
+  deliveriesPerSec: number;
+  expectedDeliveries: number;
+  receivedDeliveries: number;
+  deliveryRatio: number;
+  missing: number;
+  errors: number;
+  connectErrors: number;
+  disconnects: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  serverCpuUsPerDelivery: number | null;
+  serverRssMb: number;
+  memoryPerConnectionKb: number;
+}
+
+function progress(line: string): void {
+  if (!args.json) process.stderr.write(`${line}\n`);
+}
+
+function bar(done: number, total: number): string {
+  const filled = total === 0 ? 30 : Math.round((done / total) * 30);
+  return `[${'#'.repeat(filled).padEnd(30, '.')}]`;
+}
+
+// ---- server process ---------------------------------------------------------------------
+
+interface ServerHandle {
+  url: string;
+  child: ChildProcess;
+}
+
+async function startServer(target: Target): Promise<ServerHandle> {
+  const child = spawn(process.execPath, [target.script], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...target.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /chat service on (http:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1].replace('localhost', '127.0.0.1'));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`${target.name} exited with ${code}:\n${output}`)),
+    );
+  });
+  return { url, child };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+// ---- clients ----------------------------------------------------------------------------
+
+interface Tracker {
+  /** Deliveries still expected per message id. */
+  expected: Map<string, { left: number; sentAt: number; measured: boolean }>;
+  histogram: hdr.Histogram;
+  received: number;
+  receivedMeasured: number;
+  expectedMeasured: number;
+}
+
+function onDelivery(tracker: Tracker, message: ChatMessage): void {
+  if (message.type !== 'room_chat' && message.type !== 'private_chat') return;
+  const tag = message.content.slice(0, message.content.indexOf(' '));
+  const entry = tracker.expected.get(tag);
+  if (entry === undefined) return;
+  tracker.received++;
+  if (entry.measured) {
+    tracker.receivedMeasured++;
+    const latencyUs = Math.max(1, Math.round((performance.now() - entry.sentAt) * 1000));
+    tracker.histogram.recordValue(latencyUs);
+  }
+  if (--entry.left === 0) tracker.expected.delete(tag);
+}
+
+async function connectAll(
+  url: string,
+  tracker: Tracker,
+  counters: { connectErrors: number; disconnects: number },
+) {
+  const clients: Client[] = new Array(CLIENTS);
+  let connected = 0;
+  let lastReport = 0;
+  for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
+    const batch = [];
+    for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
+      const socket: Client = io(url, {
+        auth: { userId: `load${i}`, name: `load ${i}` },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      });
+      socket.on('message', (message) => onDelivery(tracker, message));
+      socket.on('disconnect', (reason) => {
+        if (reason !== 'io client disconnect') counters.disconnects++;
+      });
+      clients[i] = socket;
+      batch.push(
+        new Promise<void>((resolve) => {
+          socket.once('connect', () => {
+            connected++;
+            resolve();
+          });
+          socket.once('connect_error', () => {
+            counters.connectErrors++;
+            resolve();
+          });
+        }),
+      );
+    }
+    await Promise.all(batch);
+    if (connected - lastReport >= 1000 || connected === CLIENTS) {
+      lastReport = connected;
+      progress(`  connecting ${bar(connected, CLIENTS)} ${connected}/${CLIENTS}`);
+    }
+  }
+  // Join in the same batches: each client one room.
+  for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
+    const joins = [];
+    for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
+      if (!clients[i].connected) continue;
+      joins.push(clients[i].timeout(30_000).emitWithAck('room:join', { roomId: roomOf(i) }));
+    }
+    await Promise.allSettled(joins);
+  }
+  return clients;
+}
+
+function roomOf(client: number): string {
+  return `load-${client % ROOMS}`;
+}
+
+// ---- one run ----------------------------------------------------------------------------
+
+async function run(target: Target): Promise<LoadResult> {
+  progress(
+    `\n${target.name}: ${CLIENTS} clients, ${ROOMS} rooms, ${args.idle ? 'idle' : `${RATE} msg/s each`}`,
+  );
+  const server = await startServer(target);
+  const pid = server.child.pid as number;
+  if (target.createsRooms) {
+    for (let r = 0; r < ROOMS; r++) {
+      await fetch(`${server.url}/api/rooms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `load-${r}` }),
+      });
+    }
+  }
+  const tracker: Tracker = {
+    expected: new Map(),
+    histogram: hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 120_000_000,
+      numberOfSignificantValueDigits: 3,
+    }),
+    received: 0,
+    receivedMeasured: 0,
+    expectedMeasured: 0,
+  };
+  const counters = { connectErrors: 0, disconnects: 0, errors: 0 };
+  const rssBefore = rssBytes(pid);
+  const clients = await connectAll(server.url, tracker, counters);
+  // Let the server settle before reading its memory.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssConnected = rssBytes(pid);
+  const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / CLIENTS;
+
+  const membersPerRoom = Array.from(
+    { length: ROOMS },
+    (_, r) => clients.filter((c, i) => i % ROOMS === r && c.connected).length,
+  );
+  let sent = 0;
+  let sentMeasured = 0;
+  let cpuStart = 0;
+  let cpuEnd = 0;
+  const totalRate = args.idle ? 0 : CLIENTS * RATE;
+  const started = performance.now();
+  const measureFrom = started + WARMUP * 1000;
+  const end = measureFrom + SECONDS * 1000;
+  let next = started;
+  let lastReport = started;
+  let seq = 0;
+
+  await new Promise<void>((done) => {
+    const tick = (): void => {
+      const now = performance.now();
+      if (cpuStart === 0 && now >= measureFrom) cpuStart = cpuSeconds(pid);
+      while (totalRate > 0 && next <= now && next < end) {
+        const from = seq % CLIENTS;
+        const client = clients[from];
+        seq++;
+        next += 1000 / totalRate;
+        if (!client.connected) continue;
+        const tag = `m${seq}`;
+        const sentAt = performance.now();
+        const measured = sentAt >= measureFrom;
+        const isPrivate = Math.random() < PRIVATE_RATIO && CLIENTS > 1;
+        const to = isPrivate
+          ? (from + 1 + Math.floor(Math.random() * (CLIENTS - 1))) % CLIENTS
+          : -1;
+        const expected = isPrivate ? 2 : membersPerRoom[from % ROOMS];
+        tracker.expected.set(tag, { left: expected, sentAt, measured });
+        if (measured) {
+          sentMeasured++;
+          tracker.expectedMeasured += expected;
+        }
+        sent++;
+        const content = `${tag} ${'x'.repeat(80)}`;
+        const reply = isPrivate
+          ? client.timeout(30_000).emitWithAck('private:message', { to: `load${to}`, content })
+          : client.timeout(30_000).emitWithAck('room:message', { roomId: roomOf(from), content });
+        reply.then(
+          (r: Reply<object>) => {
+            if (!r.ok) counters.errors++;
+          },
+          () => counters.errors++,
+        );
+      }
+      if (now - lastReport >= 1000) {
+        lastReport = now;
+        const phase = now < measureFrom ? 'warm-up  ' : now < end ? 'measuring' : 'draining ';
+        const elapsed = Math.max(0, Math.min(SECONDS, (now - measureFrom) / 1000));
+        progress(
+          `  ${bar(elapsed, SECONDS)} ${phase} ${elapsed.toFixed(0)}/${SECONDS}s sent ${sent} ` +
+            `delivered ${tracker.received} pending ${tracker.expected.size} errors ${counters.errors}`,
+        );
+      }
+      if (now >= end) {
+        if (cpuEnd === 0) cpuEnd = cpuSeconds(pid);
+        // Wait for stragglers: every message accounted for, or 10 s without them.
+        if (tracker.expected.size === 0 || now >= end + 10_000) {
+          done();
+          return;
+        }
+      }
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+
+  const serverRssMb = rssBytes(pid) / 1024 / 1024;
+  for (const client of clients) client.disconnect();
+  await stopServer(server.child);
+
+  const deliveries = tracker.receivedMeasured;
+  const ms = (p: number): number => +(tracker.histogram.getValueAtPercentile(p) / 1000).toFixed(2);
+  return {
+    target: target.name,
+    clients: CLIENTS,
+    rooms: ROOMS,
+    sentPerSec: Math.round(sentMeasured / SECONDS),
+    deliveriesPerSec: Math.round(deliveries / SECONDS),
+    expectedDeliveries: tracker.expectedMeasured,
+    receivedDeliveries: deliveries,
+    deliveryRatio:
+      tracker.expectedMeasured === 0 ? 1 : +(deliveries / tracker.expectedMeasured).toFixed(4),
+    missing: tracker.expectedMeasured - deliveries,
+    errors: counters.errors,
+    connectErrors: counters.connectErrors,
+    disconnects: counters.disconnects,
+    latencyMs:
+      deliveries === 0
+        ? { p50: 0, p95: 0, p99: 0, max: 0 }
+        : {
+            p50: ms(50),
+            p95: ms(95),
+            p99: ms(99),
+            max: +(tracker.histogram.maxValue / 1000).toFixed(2),
+          },
+    serverCpuUsPerDelivery:
+      deliveries === 0 ? null : +(((cpuEnd - cpuStart) * 1e6) / deliveries).toFixed(2),
+    serverRssMb: +serverRssMb.toFixed(1),
+    memoryPerConnectionKb: +memoryPerConnectionKb.toFixed(1),
+  };
+}
+
+// ---- report -----------------------------------------------------------------------------
+
+function table(results: LoadResult[]): string {
+  const base = results.find((r) => r.target === 'bare socket.io');
+  const ratio = (value: number | null, of: number | null | undefined): string =>
+    value === null || of === null || of === undefined || of === 0
+      ? ''
+      : ` (${(value / of).toFixed(2)}x)`;
+  const rows = [
+    '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | server RSS MB | memory/conn KB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const b = r === base ? undefined : base;
+    rows.push(
+      `| ${r.target} | ${r.deliveriesPerSec} | ${r.deliveryRatio.toFixed(3)} | ${r.missing} | ${r.errors + r.connectErrors + r.disconnects} | ` +
+        `${r.latencyMs.p50}${ratio(r.latencyMs.p50, b?.latencyMs.p50)} | ${r.latencyMs.p95} | ` +
+        `${r.latencyMs.p99}${ratio(r.latencyMs.p99, b?.latencyMs.p99)} | ${r.latencyMs.max} | ` +
+        `${r.serverCpuUsPerDelivery ?? '–'}${ratio(r.serverCpuUsPerDelivery, b?.serverCpuUsPerDelivery)} | ` +
+        `${r.serverRssMb} | ${r.memoryPerConnectionKb}${ratio(r.memoryPerConnectionKb, b?.memoryPerConnectionKb)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-load-'));
+  const ours: Target = {
+    name: 'actor-chat (SQLite)',
+    script: 'dist/src/main.js',
+    env: { STORE: 'sqlite', DATA_DIR: dataDir, IDLE_TIMEOUT_MS: '0' },
+    createsRooms: true,
+  };
+  const bare: Target = {
+    name: 'bare socket.io',
+    script: 'dist/bench/baseline-server.js',
+    env: {},
+    createsRooms: false,
+  };
+  progress(
+    `load benchmark on node ${process.version}, ${SECONDS}s measured after ${WARMUP}s warm-up`,
+  );
+  const results: LoadResult[] = [];
+  try {
+    if (args.baseline) results.push(await run(bare));
+    results.push(await run(ours));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (args.json) {
+    console.log(
+      JSON.stringify(
+        { clients: CLIENTS, rooms: ROOMS, rate: RATE, seconds: SECONDS, idle: args.idle, results },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  console.log(`\n${table(results)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
