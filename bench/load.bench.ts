@@ -90,20 +90,26 @@ function bar(done: number, total: number): string {
 interface ServerHandle {
   url: string;
   child: ChildProcess;
+  /** RSS in bytes after a full garbage collection in the server (bench/gc-probe.cjs). */
+  retainedRss(): Promise<number>;
 }
 
 async function startServer(target: Target): Promise<ServerHandle> {
-  const child = spawn(process.execPath, [target.script], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      ...target.env,
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--require', './bench/gc-probe.cjs', target.script],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        ...target.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
@@ -117,7 +123,17 @@ async function startServer(target: Target): Promise<ServerHandle> {
       reject(new Error(`${target.name} exited with ${code}:\n${output}`)),
     );
   });
-  return { url, child };
+  const retainedRss = async (): Promise<number> => {
+    const seen = (output.match(/GC-PROBE/g) ?? []).length;
+    child.kill('SIGUSR2');
+    for (let i = 0; i < 200; i++) {
+      const reports = [...output.matchAll(/GC-PROBE rss=(\d+)/g)];
+      if (reports.length > seen) return Number(reports[reports.length - 1][1]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return rssBytes(child.pid as number);
+  };
+  return { url, child, retainedRss };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -249,11 +265,11 @@ async function run(target: Target): Promise<LoadResult> {
     expectedMeasured: 0,
   };
   const counters = { connectErrors: 0, disconnects: 0, errors: 0 };
-  const rssBefore = rssBytes(pid);
+  const rssBefore = await server.retainedRss();
   const clients = await connectAll(server.url, tracker, counters);
-  // Let the server settle before reading its memory.
+  // Let the server settle (presence notices, joins) before reading what it retains.
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const rssConnected = rssBytes(pid);
+  const rssConnected = await server.retainedRss();
   const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / CLIENTS;
 
   const membersPerRoom = Array.from(
