@@ -5,8 +5,10 @@ import { BusyError } from '../common/errors.js';
  * async (the seed's Sequencer). Bounded: past `maxPending` waiting events, new ones are
  * refused with BUSY instead of piling up.
  */
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 export class Sequencer {
-  #tail: Promise<unknown> = Promise.resolve();
+  #tail: Promise<unknown> = SETTLED;
   #pending = 0;
 
   constructor(private readonly maxPending: number) {}

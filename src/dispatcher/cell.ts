@@ -34,13 +34,14 @@ export const WITH_STATE: unique symbol = Symbol('with-state');
  * so the state-passing variant needs no closure, and a plain job costs one slot.
  */
 export class ActorCell {
-  readonly mailbox = new Deque<unknown>(32);
+  readonly mailbox = new Deque<unknown>();
   /** Stateful entries queued: each takes two slots more than a plain job. */
   statefulQueued = 0;
   /** In the run queue or being run by a loop: never both, never twice. */
   scheduled = false;
   stopped = false;
-  readonly timers = new Set<TimerEntry>();
+  /** Pending delayed jobs; made on first use, as most actors never have one. */
+  timers: Set<TimerEntry> | undefined;
 
   /** Jobs waiting, not counting one that is running. */
   get depth(): number {

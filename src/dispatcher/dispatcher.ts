@@ -282,12 +282,12 @@ export class Dispatcher {
       cancelled: false,
     };
     this.#timers.push(entry);
-    cell.timers.add(entry);
+    (cell.timers ??= new Set()).add(entry);
     this.#delayedPending++;
     this.#armWakeTimer();
     return {
       cancel: () => {
-        if (entry.cancelled || !cell.timers.delete(entry)) return;
+        if (entry.cancelled || !cell.timers?.delete(entry)) return;
         entry.cancelled = true;
         this.#delayedPending--;
       },
@@ -297,6 +297,7 @@ export class Dispatcher {
   /** Refuses further jobs and delayed jobs for the actor; queued jobs still run. */
   stopActor(cell: ActorCell): void {
     cell.stopped = true;
+    if (cell.timers === undefined) return;
     for (const entry of cell.timers) entry.cancelled = true;
     this.#delayedPending -= cell.timers.size;
     cell.timers.clear();
@@ -322,7 +323,7 @@ export class Dispatcher {
     this.#accepting = false;
     for (const entry of this.#timers.clear()) {
       entry.cancelled = true;
-      entry.cell.timers.delete(entry);
+      entry.cell.timers?.delete(entry);
     }
     this.#delayedPending = 0;
     this.#clearWakeTimer();
@@ -551,7 +552,7 @@ export class Dispatcher {
       this.#timers.pop();
       if (entry.cancelled) continue;
       entry.cancelled = true;
-      entry.cell.timers.delete(entry);
+      entry.cell.timers?.delete(entry);
       this.#delayedPending--;
       moved++;
       // Through the mailbox like any job: ordered with the actor's other work.

@@ -67,7 +67,8 @@ export class UserActor extends Actor {
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
   readonly #bucket: TokenBucket;
-  readonly #recentSends = new Map<string, Promise<SendOutcome>>();
+  /** Made on the first send with a clientMsgId: most connections never make one. */
+  #recentSends: Map<string, Promise<SendOutcome>> | undefined;
   #memoFlush: Promise<void> | undefined;
   #memoFlushAgain = false;
 
@@ -200,7 +201,7 @@ export class UserActor extends Actor {
   ): Promise<SendOutcome> {
     this.#lastActivity = Date.now();
     if (clientMsgId !== undefined) {
-      const earlier = this.#recentSends.get(clientMsgId);
+      const earlier = this.#recentSends?.get(clientMsgId);
       if (earlier !== undefined) return earlier;
     }
     const waitMs = this.#bucket.take();
@@ -211,13 +212,12 @@ export class UserActor extends Actor {
   }
 
   #remember(clientMsgId: string, outcome: Promise<SendOutcome>): void {
-    this.#recentSends.set(clientMsgId, outcome);
-    if (this.#recentSends.size > RECENT_SENDS) {
-      this.#recentSends.delete(this.#recentSends.keys().next().value as string);
-    }
+    const recent = (this.#recentSends ??= new Map());
+    recent.set(clientMsgId, outcome);
+    if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value as string);
     // A refused send used nothing up: a retry runs afresh.
     outcome.catch(() => {
-      if (this.#recentSends.get(clientMsgId) === outcome) this.#recentSends.delete(clientMsgId);
+      if (recent.get(clientMsgId) === outcome) recent.delete(clientMsgId);
     });
   }
 
