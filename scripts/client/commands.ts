@@ -1,0 +1,181 @@
+/**
+ * The REPL's commands: one line in, one action on the session, its outcome printed.
+ * A command may start with `/`; a line that is no command is said in the current room.
+ */
+import type { Output } from './output.js';
+import type { ChatSession } from './session.js';
+
+interface Command {
+  usage: string;
+  help: string;
+  /** `rest` is the line after the command word; false when it does not fit the usage. */
+  run(rest: string): Promise<boolean | void> | boolean | void;
+}
+
+/** The first word of `text` and what follows the whitespace after it. */
+function word(text: string): [string, string] | undefined {
+  const match = /^(\S+)(?:\s+([\s\S]*))?$/.exec(text);
+  return match === null ? undefined : [match[1], match[2] ?? ''];
+}
+
+export class Commands {
+  readonly #commands: Record<string, Command>;
+
+  constructor(
+    private readonly session: ChatSession,
+    private readonly out: Output,
+    private readonly quit: () => void,
+  ) {
+    this.#commands = {
+      join: {
+        usage: 'join <room>',
+        help: 'join a room; it becomes the current room',
+        run: (rest) => this.#oneWord(rest, (room) => session.join(room)),
+      },
+      leave: {
+        usage: 'leave [room]',
+        help: 'leave a room (the current one when none is given)',
+        run: (rest) => {
+          const room = rest.trim() || session.current;
+          if (room === undefined || /\s/.test(room)) return false;
+          return session.leave(room).then(() => true);
+        },
+      },
+      say: {
+        usage: 'say <room> <text>',
+        help: 'say something in a room; plain text goes to the current room',
+        run: (rest) => this.#wordAndText(rest, (room, text) => this.#say(room, text)),
+      },
+      pm: {
+        usage: 'pm <user> <text>',
+        help: 'private message to a user who is online',
+        run: (rest) => this.#wordAndText(rest, (to, text) => this.#pm(to, text)),
+      },
+      im: {
+        usage: 'im <user> <text>',
+        help: 'memo (쪽지): kept for the user until it is next online',
+        run: (rest) => this.#wordAndText(rest, (to, text) => this.#memo(to, text)),
+      },
+      rooms: {
+        usage: 'rooms',
+        help: 'list the rooms',
+        run: (rest) => this.#noArgs(rest, () => this.#rooms()),
+      },
+      users: {
+        usage: 'users',
+        help: 'list the users online',
+        run: (rest) => this.#noArgs(rest, () => this.#users()),
+      },
+      history: {
+        usage: 'history <room> [limit]',
+        help: "a room's latest events (limit 1-200, default 50)",
+        run: (rest) => {
+          const [room, limit, extra] = rest.trim().split(/\s+/);
+          if (!room || extra !== undefined || (limit !== undefined && !/^\d+$/.test(limit))) {
+            return false;
+          }
+          return session.history(room, limit === undefined ? undefined : Number(limit));
+        },
+      },
+      status: {
+        usage: 'status',
+        help: 'server, user, connection and the rooms joined',
+        run: (rest) => this.#noArgs(rest, () => this.#status()),
+      },
+      help: {
+        usage: 'help',
+        help: 'this list',
+        run: () => this.#help(),
+      },
+      quit: {
+        usage: 'quit',
+        help: 'disconnect and exit',
+        run: () => this.quit(),
+      },
+    };
+  }
+
+  async handle(line: string): Promise<void> {
+    const input = line.trimStart();
+    if (input.trim() === '') return;
+    const slash = input.startsWith('/');
+    const [name, rest] = word(slash ? input.slice(1) : input) ?? ['', ''];
+    const command = Object.hasOwn(this.#commands, name.toLowerCase())
+      ? this.#commands[name.toLowerCase()]
+      : undefined;
+    if (command === undefined) {
+      const room = this.session.current;
+      if (!slash && room !== undefined) return this.#say(room, line);
+      const chat = slash ? '' : ' (join a room first: plain text goes to the current room)';
+      this.out.line(`unknown command "${name}": type help for the commands${chat}`);
+      return;
+    }
+    if ((await command.run(rest)) === false) this.out.line(`usage: ${command.usage}`);
+  }
+
+  #oneWord(rest: string, run: (arg: string) => Promise<void>): Promise<void> | false {
+    const arg = rest.trim();
+    return arg === '' || /\s/.test(arg) ? false : run(arg);
+  }
+
+  #wordAndText(rest: string, run: (arg: string, text: string) => Promise<void>) {
+    const parts = word(rest);
+    return parts === undefined || parts[1].trim() === '' ? false : run(parts[0], parts[1]);
+  }
+
+  #noArgs(rest: string, run: () => Promise<void> | void): Promise<void> | void | false {
+    return rest.trim() === '' ? run() : false;
+  }
+
+  /** The room echoes the message to us: printing it is the `message` handler's job. */
+  async #say(roomId: string, content: string): Promise<void> {
+    const reply = await this.session.request('room:message', { roomId, content });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+  }
+
+  async #pm(to: string, content: string): Promise<void> {
+    const reply = await this.session.request('private:message', { to, content });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+  }
+
+  async #memo(to: string, content: string): Promise<void> {
+    const reply = await this.session.request('memo:send', { to, content });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else if (!reply.delivered) this.out.info(`memo kept for ${to}: delivered when they connect`);
+  }
+
+  async #rooms(): Promise<void> {
+    const reply = await this.session.request('room:list', {});
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else this.out.rooms(reply.rooms, new Set(this.session.rooms.map((r) => r.roomId)));
+  }
+
+  async #users(): Promise<void> {
+    const reply = await this.session.request('user:list', {});
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else this.out.users(reply.users);
+  }
+
+  #status(): void {
+    const { me, current } = this.session;
+    const rooms = this.session.rooms.map(
+      ({ roomId, lastSeq }) =>
+        `${this.out.room(roomId)} (last seq ${lastSeq}${roomId === current ? ', current' : ''})`,
+    );
+    this.out.line(`url:       ${this.session.url}`);
+    this.out.line(`user:      ${me.id}${me.name === me.id ? '' : ` (${me.name})`}`);
+    const { connected, everConnected } = this.session;
+    const down = everConnected ? 'no (reconnecting)' : 'no (connecting)';
+    this.out.line(`connected: ${connected ? 'yes' : down}`);
+    this.out.line(`rooms:     ${rooms.join(', ') || 'none'}`);
+  }
+
+  #help(): void {
+    const width = Math.max(...Object.values(this.#commands).map((c) => c.usage.length)) + 2;
+    this.out.line('commands (a leading / is optional):');
+    for (const command of Object.values(this.#commands)) {
+      this.out.line(`  ${command.usage.padEnd(width)}${command.help}`);
+    }
+    this.out.line('  <text>'.padEnd(width + 2) + 'say <text> in the current room');
+  }
+}

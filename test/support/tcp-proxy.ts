@@ -1,0 +1,59 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy on a free port in front of the app, for a client that should lose its
+ * connection: `cut()` drops every connection through it, `refuse(true)` turns new ones away
+ * (the client stays away, retrying) until `refuse(false)`.
+ */
+export class TcpProxy {
+  readonly #sockets = new Set<Socket>();
+  #refusing = false;
+  #server: Server | undefined;
+  url = '';
+
+  /** Listens on 127.0.0.1, port 0, forwarding to the http URL of the app. */
+  async start(targetUrl: string): Promise<this> {
+    const target = new URL(targetUrl);
+    const server = createServer((client) => this.#accept(client, target.hostname, +target.port));
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    this.url = `http://127.0.0.1:${port}`;
+    return this;
+  }
+
+  refuse(refusing: boolean): void {
+    this.#refusing = refusing;
+  }
+
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #accept(client: Socket, host: string, port: number): void {
+    if (this.#refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host, port });
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      this.#sockets.add(from);
+      from.pipe(to);
+      from.on('error', () => from.destroy());
+      from.on('close', () => {
+        this.#sockets.delete(from);
+        to.destroy();
+      });
+    }
+  }
+}
