@@ -13,4 +13,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The web client: plain browser ES modules.
+  { files: ['public/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
 );
