@@ -1,15 +1,10 @@
 import pg from 'pg';
 import type { ChatMessage } from '../../chat/chat.events.js';
-import { GroupCommitter, type BatchOutcome } from '../group-commit.js';
-import type {
-  EventsAfter,
-  MessageStore,
-  RoomRecord,
-  SendRecord,
-  StoredRoom,
-} from '../message-store.js';
+import type { BatchOutcome } from '../group-commit.js';
+import { GroupCommittedStore } from '../group-committed.store.js';
+import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
-import { eventOp, memoOp, parseSend, sendRow, type SendRow, type WriteOp } from '../write-ops.js';
+import { parseSend, type SendRow, type WriteOp } from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 export interface PostgresStoreOptions {
@@ -32,15 +27,15 @@ const MIGRATION_LOCK = 7_240_001;
  * transaction per batch; if a batch fails, each write is retried alone so one bad write
  * never sinks the others.
  */
-export class PostgresStore implements MessageStore {
+export class PostgresStore extends GroupCommittedStore implements MessageStore {
   readonly kind = 'postgres';
   readonly location: string;
   readonly #pool: pg.Pool;
-  readonly #writes: GroupCommitter<WriteOp>;
   readonly #schema: string;
   #lastPrune = 0;
 
   constructor(private readonly options: PostgresStoreOptions) {
+    super(500);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
       throw new StoreOpenError(`DATABASE_SCHEMA must be a lower-case SQL identifier`);
     }
@@ -59,11 +54,6 @@ export class PostgresStore implements MessageStore {
     });
     // The pool reports errors of idle clients here; a later query reconnects.
     this.#pool.on('error', () => undefined);
-    this.#writes = new GroupCommitter((ops) => this.#commit(ops), 500);
-  }
-
-  get writeStats() {
-    return this.#writes.stats;
   }
 
   async init(): Promise<void> {
@@ -110,7 +100,7 @@ export class PostgresStore implements MessageStore {
   }
 
   async close(): Promise<void> {
-    await this.#writes.close();
+    await this.writes.close();
     await this.#pool.end();
   }
 
@@ -186,40 +176,6 @@ export class PostgresStore implements MessageStore {
     return rows.map((row) => JSON.parse(row.body) as ChatMessage);
   }
 
-  // ---- writes: group-committed ------------------------------------------------------------
-
-  createRoom(room: RoomRecord): Promise<void> {
-    return this.#writes.submit({ kind: 'room', room });
-  }
-
-  deleteRoom(roomId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'deleteRoom', roomId });
-  }
-
-  addInvite(roomId: string, userId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'invite', roomId, userId });
-  }
-
-  removeInvite(roomId: string, userId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'uninvite', roomId, userId });
-  }
-
-  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
-    return this.#writes.submit(eventOp(event, send));
-  }
-
-  recordSend(send: SendRecord): Promise<void> {
-    return this.#writes.submit({ kind: 'send', send: sendRow(send)! });
-  }
-
-  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
-    return this.#writes.submit(memoOp(memo, send));
-  }
-
-  deleteMemos(ids: readonly string[]): Promise<void> {
-    return this.#writes.submit({ kind: 'deleteMemos', ids: [...ids] });
-  }
-
   // ---- internals ------------------------------------------------------------------------
 
   async #query<Row extends pg.QueryResultRow>(
@@ -229,7 +185,7 @@ export class PostgresStore implements MessageStore {
     return (await this.#pool.query<Row>(text, values)).rows;
   }
 
-  async #commit(ops: readonly WriteOp[]): Promise<BatchOutcome> {
+  protected async commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
     const client = await this.#pool.connect();
     try {
       try {

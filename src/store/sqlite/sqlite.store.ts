@@ -3,16 +3,11 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../../chat/chat.events.js';
-import { GroupCommitter, type BatchOutcome } from '../group-commit.js';
-import type {
-  EventsAfter,
-  MessageStore,
-  RoomRecord,
-  SendRecord,
-  StoredRoom,
-} from '../message-store.js';
+import type { BatchOutcome } from '../group-commit.js';
+import { GroupCommittedStore } from '../group-committed.store.js';
+import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
-import { eventOp, memoOp, parseSend, sendRow, type WriteOp } from '../write-ops.js';
+import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -44,23 +39,18 @@ interface BatchReply {
  * committed by a worker thread (one transaction per batch, fsync off the event loop);
  * reads run on this thread over a read connection, which WAL keeps consistent.
  */
-export class SqliteStore implements MessageStore {
+export class SqliteStore extends GroupCommittedStore implements MessageStore {
   readonly kind = 'sqlite';
   readonly location: string;
   #db: Database.Database | undefined;
   #worker: Worker | undefined;
   #nextBatch = 0;
   readonly #inFlight = new Map<number, (reply: BatchReply) => void>();
-  readonly #writes: GroupCommitter<WriteOp>;
   #workerError: Error | undefined;
 
   constructor(private readonly options: SqliteStoreOptions) {
+    super(1000);
     this.location = resolve(join(options.dataDir, 'chat.sqlite'));
-    this.#writes = new GroupCommitter((ops) => this.#commit(ops));
-  }
-
-  get writeStats() {
-    return this.#writes.stats;
   }
 
   async init(): Promise<void> {
@@ -82,7 +72,7 @@ export class SqliteStore implements MessageStore {
   }
 
   async close(): Promise<void> {
-    await this.#writes.close();
+    await this.writes.close();
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker !== undefined) {
@@ -150,40 +140,6 @@ export class SqliteStore implements MessageStore {
       'SELECT body FROM memos WHERE recipient = ? ORDER BY created_at, rowid',
     ).all(userId) as Array<{ body: string }>;
     return rows.map((row) => JSON.parse(row.body) as ChatMessage);
-  }
-
-  // ---- writes: group-committed ------------------------------------------------------------
-
-  createRoom(room: RoomRecord): Promise<void> {
-    return this.#writes.submit({ kind: 'room', room });
-  }
-
-  deleteRoom(roomId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'deleteRoom', roomId });
-  }
-
-  addInvite(roomId: string, userId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'invite', roomId, userId });
-  }
-
-  removeInvite(roomId: string, userId: string): Promise<void> {
-    return this.#writes.submit({ kind: 'uninvite', roomId, userId });
-  }
-
-  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
-    return this.#writes.submit(eventOp(event, send));
-  }
-
-  recordSend(send: SendRecord): Promise<void> {
-    return this.#writes.submit({ kind: 'send', send: sendRow(send)! });
-  }
-
-  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
-    return this.#writes.submit(memoOp(memo, send));
-  }
-
-  deleteMemos(ids: readonly string[]): Promise<void> {
-    return this.#writes.submit({ kind: 'deleteMemos', ids: [...ids] });
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -254,7 +210,7 @@ export class SqliteStore implements MessageStore {
     this.#worker = worker;
   }
 
-  #commit(ops: readonly WriteOp[]): Promise<BatchOutcome> {
+  protected commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
     const worker = this.#worker;
     if (worker === undefined || this.#workerError !== undefined) {
       const reason = this.#workerError ?? new Error('SQLite writer is not running');

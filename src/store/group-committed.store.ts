@@ -1,0 +1,55 @@
+import type { ChatMessage } from '../chat/chat.events.js';
+import { GroupCommitter, type BatchOutcome, type GroupCommitStats } from './group-commit.js';
+import type { RoomRecord, SendRecord } from './message-store.js';
+import { eventOp, memoOp, sendRow, type WriteOp } from './write-ops.js';
+
+/**
+ * The write half of a SQL store: every write becomes a WriteOp, group-committed by the
+ * subclass's `commitBatch`. Reads stay with the subclass.
+ */
+export abstract class GroupCommittedStore {
+  protected readonly writes: GroupCommitter<WriteOp>;
+
+  protected constructor(maxBatch: number) {
+    this.writes = new GroupCommitter((ops) => this.commitBatch(ops), maxBatch);
+  }
+
+  /** Commits one batch; a failed batch must still say which ops failed. */
+  protected abstract commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome>;
+
+  get writeStats(): GroupCommitStats {
+    return this.writes.stats;
+  }
+
+  createRoom(room: RoomRecord): Promise<void> {
+    return this.writes.submit({ kind: 'room', room });
+  }
+
+  deleteRoom(roomId: string): Promise<void> {
+    return this.writes.submit({ kind: 'deleteRoom', roomId });
+  }
+
+  addInvite(roomId: string, userId: string): Promise<void> {
+    return this.writes.submit({ kind: 'invite', roomId, userId });
+  }
+
+  removeInvite(roomId: string, userId: string): Promise<void> {
+    return this.writes.submit({ kind: 'uninvite', roomId, userId });
+  }
+
+  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.writes.submit(eventOp(event, send));
+  }
+
+  recordSend(send: SendRecord): Promise<void> {
+    return this.writes.submit({ kind: 'send', send: sendRow(send)! });
+  }
+
+  addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
+    return this.writes.submit(memoOp(memo, send));
+  }
+
+  deleteMemos(ids: readonly string[]): Promise<void> {
+    return this.writes.submit({ kind: 'deleteMemos', ids: [...ids] });
+  }
+}
