@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface ServiceProcessOptions {
+  /** Environment on top of a minimal one (PATH, NODE_ENV=test, PORT=0, HOST=127.0.0.1). */
+  env?: Record<string, string>;
+  /** The command; default: this node running the built service, dist/src/main.js. */
+  command?: string;
+  args?: string[];
+}
+
+/**
+ * The service as a real process (restart and crash tests, benchmarks): started, awaited
+ * until it logs its URL, signalled, awaited until it exits. Everything it prints is kept.
+ */
+export class ServiceProcess {
+  readonly output: string[] = [];
+  url = '';
+  #child: ChildProcess | undefined;
+  #exit: Promise<number | null> | undefined;
+
+  constructor(private readonly options: ServiceProcessOptions = {}) {}
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get log(): string {
+    return this.output.join('');
+  }
+
+  /** Starts the service and resolves with its URL once it listens. */
+  async start(timeoutMs = 15_000): Promise<string> {
+    const child = spawn(
+      this.options.command ?? process.execPath,
+      this.options.args ?? ['dist/src/main.js'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'test',
+          PORT: '0',
+          HOST: '127.0.0.1',
+          ...this.options.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.#child = child;
+    this.#exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no start within ${timeoutMs} ms:\n${this.log}`)),
+        timeoutMs,
+      );
+      const onData = (chunk: Buffer): void => {
+        this.output.push(chunk.toString());
+        const match = /chat service on (http:\/\/\S+)/.exec(this.log);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1].replace('localhost', '127.0.0.1'));
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      void this.#exit?.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`exited with ${code} before listening:\n${this.log}`));
+      });
+    });
+    return this.url;
+  }
+
+  /** Runs the service until it exits by itself; resolves with its exit code. */
+  async runToExit(timeoutMs = 15_000): Promise<number | null> {
+    await this.start(timeoutMs).catch(() => undefined);
+    return this.exited(timeoutMs);
+  }
+
+  exited(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.#exit ?? Promise.resolve(null),
+      new Promise<number | null>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`still running after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Sends a signal and waits for the process to end; resolves with its exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+      return child?.exitCode ?? null;
+    }
+    child.kill(signal);
+    return this.exited();
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+}
