@@ -59,8 +59,9 @@ export class AdminController {
   @Delete('rooms/:id/members/:userId')
   @HttpCode(204)
   async removeMember(@Param('id') id: string, @Param('userId') userId: string): Promise<void> {
-    const room = this.rooms.get(parsePathId(id, 'room'));
+    const roomId = parsePathId(id, 'room');
     const user = parsePathId(userId, 'user');
+    const room = this.rooms.get(roomId);
     await room.remove(this.users.onlineRef(user) ?? { id: user, name: user });
   }
 

@@ -106,7 +106,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     socket.onAny((event: string, ...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
       if (!isClientEvent(event)) {
-        this.#send(socket, event, ack, this.#unknownEvent(event));
+        // In turn with the events sent before it, like any other reply.
+        void sequencer
+          .run(() => undefined)
+          .then(() => this.#send(socket, event, ack, this.#unknownEvent(event)));
         return;
       }
       void sequencer

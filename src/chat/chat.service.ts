@@ -116,7 +116,8 @@ export class ChatService {
   }
 
   #deliverPrivate(from: UserRef, input: DirectMessageInput): Promise<SendOutcome> {
-    const recipient = this.users.onlineRef(input.to);
+    // USER_OFFLINE when `to` has no socket, also while its presence grace runs.
+    const recipient = this.users.reachableRef(input.to);
     if (recipient === undefined) throw new UserOfflineError(input.to);
     const message = createMessage('private_chat', {
       sender: from,
@@ -134,10 +135,11 @@ export class ChatService {
   }
 
   #sendMemo(from: UserRef, input: DirectMessageInput): Promise<SendOutcome> {
-    const online = this.users.onlineRef(input.to);
+    // Delivered live only to a user with a socket; otherwise stored until it connects.
+    const online = this.users.reachableRef(input.to);
     const message = createMessage('instant_message', {
       sender: from,
-      recipient: online ?? { id: input.to, name: input.to },
+      recipient: online ?? this.users.onlineRef(input.to) ?? { id: input.to, name: input.to },
       content: input.content,
     });
     if (online !== undefined) {
@@ -157,7 +159,7 @@ export class ChatService {
     return this.store.addMemo(message, send).then(() => {
       this.delivery.toUsers([from.id], message);
       // The recipient may have come online while the memo was being stored.
-      if (this.users.isOnline(input.to)) this.users.get(input.to)?.flushMemos();
+      if (this.users.reachableRef(input.to)) this.users.get(input.to)?.flushMemos();
       return { message, delivered: false };
     });
   }

@@ -106,6 +106,13 @@ export class AppConfig {
       'AUTH_JWT_SECRET is required when NODE_ENV=production (open mode lets anyone pick any user id)',
     );
     read.check(
+      // A message within the limit must get TOO_LARGE or through, never a closed connection:
+      // up to 4 bytes a code point in JSON, plus room for the rest of the packet.
+      values.maxHttpBufferSize >= values.maxMessageLength * 4 + 16_384,
+      `MAX_HTTP_BUFFER_SIZE (${values.maxHttpBufferSize}) must be at least ` +
+        `4 x MAX_MESSAGE_LENGTH + 16384 (${values.maxMessageLength * 4 + 16_384})`,
+    );
+    read.check(
       values.store !== 'postgres' || values.databaseUrl !== undefined,
       'STORE=postgres needs DATABASE_URL (postgres://user:password@host:5432/database)',
     );

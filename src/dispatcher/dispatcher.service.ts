@@ -1,4 +1,9 @@
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { Dispatcher } from './dispatcher.js';
 
@@ -7,7 +12,10 @@ import { Dispatcher } from './dispatcher.js';
  * Actors take it in their constructor.
  */
 @Injectable()
-export class DispatcherService extends Dispatcher implements OnModuleInit, OnApplicationShutdown {
+export class DispatcherService
+  extends Dispatcher
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   readonly #logger: Logger;
   readonly #shutdownTimeoutMs: number;
 
@@ -36,7 +44,11 @@ export class DispatcherService extends Dispatcher implements OnModuleInit, OnApp
     this.#logger.log(`started ${this.options.workers} worker loops`);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before the socket server and the store close (onApplicationShutdown): the gate shuts and
+   * the mailboxes drain while their writes can still commit.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     const { drained, remaining } = await this.close(this.#shutdownTimeoutMs);
     if (drained) this.#logger.log('mailboxes drained, worker loops stopped');
     else this.#logger.warn(`shutdown timed out with ${remaining} jobs still queued`);

@@ -86,6 +86,41 @@ describe(RoomActor.name, () => {
     ]);
   });
 
+  it('should renumber once after a failed write, even when later failures arrive late', async () => {
+    const flaky = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = flaky.appendRoomEvent.bind(flaky);
+    const attempts = new Map<number, number>();
+    let lateFailure: Promise<unknown> | undefined;
+    flaky.appendRoomEvent = async (event: ChatMessage) => {
+      const seq = event.seq as number;
+      const attempt = (attempts.get(seq) ?? 0) + 1;
+      attempts.set(seq, attempt);
+      if (seq === 2 && attempt === 1) throw new Error('disk hiccup');
+      // The first try of seq 4 fails (its seq no longer follows) but reports late.
+      if (seq === 4 && attempt === 1) {
+        const late = new Promise((resolve) => setTimeout(resolve, 30)).then(() => append(event));
+        lateFailure = late.catch(() => undefined);
+        return late;
+      }
+      return append(event);
+    };
+    const sut = await makeRoom({}, flaky);
+    await sut.join(alice);
+    const first = await Promise.allSettled([
+      sut.post(alice, 'a'),
+      sut.post(alice, 'b'),
+      sut.post(alice, 'c'),
+    ]);
+    expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    const renumbered = [];
+    for (const text of ['d', 'e', 'f', 'g']) renumbered.push(await sut.post(alice, text));
+    expect(renumbered.map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+    await lateFailure; // the late failure has landed; its rewind job is queued before h
+    await expect(sut.post(alice, 'h')).resolves.toMatchObject({ seq: 6 });
+    const stored = await flaky.eventsBefore('lobby', 100, 50);
+    expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('should refuse a post from a non-member with NOT_MEMBER', async () => {
     const sut = await makeRoom();
     await expect(sut.post(alice, 'hello')).rejects.toMatchObject({ code: 'NOT_MEMBER' });

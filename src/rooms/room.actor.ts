@@ -32,6 +32,15 @@ export interface RoomSnapshot {
   members: string[];
 }
 
+export interface RoomStartState {
+  lastSeq: number;
+  invited: readonly string[];
+  /** Settles when the room's row is durable: the first broadcast waits for it. */
+  ready: Promise<void>;
+  /** Only when the row's write itself had to wait (a room of this id still closing). */
+  writesAfter?: Promise<void>;
+}
+
 export interface JoinOptions {
   since?: number;
   /** Placed by the admin API: private rooms let it in, and it counts as an invitation. */
@@ -47,6 +56,10 @@ export class RoomActor extends Actor {
   readonly id: string;
   readonly #record: RoomRecord;
   #seq: number;
+  /** Set when the room's own row is not yet written: its writes must wait for it. */
+  readonly #writesAfter: Promise<void> | undefined;
+  /** Bumped by each rewind after a failed write; see #rewindAfterFailedWrite. */
+  #epoch = 0;
   readonly #members = new Map<string, UserRef>();
   readonly #invited: Set<string>;
   /** Settles when every event handed to the store so far is durable and broadcast. */
@@ -55,7 +68,7 @@ export class RoomActor extends Actor {
 
   constructor(
     record: RoomRecord,
-    state: { lastSeq: number; invited: readonly string[]; ready: Promise<void> },
+    state: RoomStartState,
     private readonly deps: RoomActorDeps,
   ) {
     super(deps.dispatcher, { name: `room:${record.id}` });
@@ -64,6 +77,7 @@ export class RoomActor extends Actor {
     this.#seq = state.lastSeq;
     this.#invited = new Set(state.invited);
     this.#delivered = state.ready;
+    this.#writesAfter = state.writesAfter;
     if (deps.noticeIntervalMs > 0) this.every(deps.noticeIntervalMs, () => this.#heartbeat());
   }
 
@@ -255,18 +269,28 @@ export class RoomActor extends Actor {
 
   /** Hands the event to the store now; runs `deliver` once it and every earlier one is durable. */
   #persist(event: ChatMessage, send: SendRecord | undefined, deliver: () => void): Promise<void> {
-    const durable = this.deps.store.appendRoomEvent(event, send);
-    durable.catch(() => this.enqueue(() => this.#rewindAfterFailedWrite(event.seq as number)));
+    // Writes are submitted in seq order; behind the room's own row when that is pending.
+    const durable =
+      this.#writesAfter === undefined
+        ? this.deps.store.appendRoomEvent(event, send)
+        : this.#writesAfter.then(() => this.deps.store.appendRoomEvent(event, send));
+    const epoch = this.#epoch;
+    durable.catch(() =>
+      this.enqueue(() => this.#rewindAfterFailedWrite(event.seq as number, epoch)),
+    );
     return this.#chain(() => durable.then(deliver));
   }
 
   /**
    * A write that failed left a hole at `seq`; the store refuses every later seq until it
-   * is filled, so the next event takes `seq` again. Later failures of events queued behind
-   * it find the seq already rewound and change nothing.
+   * is filled, so the next event takes `seq` again. Events numbered in the same epoch fail
+   * behind it (their seqs no longer follow) and must not rewind again, even when their
+   * failure arrives after the new numbering has moved on: hence the epoch.
    */
-  #rewindAfterFailedWrite(seq: number): void {
-    if (this.#seq >= seq) this.#seq = seq - 1;
+  #rewindAfterFailedWrite(seq: number, epoch: number): void {
+    if (epoch !== this.#epoch) return;
+    this.#epoch++;
+    this.#seq = seq - 1;
   }
 
   #chain(next: () => void | Promise<void>): Promise<void> {

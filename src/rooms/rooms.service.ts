@@ -12,7 +12,12 @@ import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { MESSAGE_STORE, type MessageStore, type RoomRecord } from '../store/message-store.js';
 import { UsersService } from '../users/users.service.js';
-import { RoomActor, type JoinOptions, type RoomSnapshot } from './room.actor.js';
+import {
+  RoomActor,
+  type JoinOptions,
+  type RoomSnapshot,
+  type RoomStartState,
+} from './room.actor.js';
 
 /** A default room cannot be closed. */
 export class DefaultRoomError extends ChatError {
@@ -30,6 +35,8 @@ export class DefaultRoomError extends ChatError {
 export class RoomsService implements OnModuleInit {
   readonly #logger = new Logger(RoomsService.name);
   readonly #rooms = new Map<string, RoomActor>();
+  /** Rooms whose close is still being written: a new room of that id waits for it. */
+  readonly #closing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly dispatcher: DispatcherService,
@@ -42,11 +49,14 @@ export class RoomsService implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     // Membership lasts for a user's online session: going offline leaves every room.
     this.users.onOffline((user, roomIds) => {
-      for (const roomId of roomIds)
-        void this.#rooms
+      for (const roomId of roomIds) {
+        this.#rooms
           .get(roomId)
           ?.leave(user)
-          .catch(() => undefined);
+          .catch((error: unknown) =>
+            this.#logger.warn(`user ${user.id} could not leave room ${roomId}: ${String(error)}`),
+          );
+      }
     });
     for (const stored of await this.store.loadRooms()) {
       this.#add(stored, {
@@ -142,7 +152,13 @@ export class RoomsService implements OnModuleInit {
     const room = this.get(roomId);
     if (this.config.defaultRooms.includes(roomId)) throw new DefaultRoomError(roomId);
     this.#rooms.delete(roomId);
-    return room.close();
+    const closed = room.close();
+    const settled = closed.catch(() => undefined);
+    this.#closing.set(roomId, settled);
+    void settled.then(() => {
+      if (this.#closing.get(roomId) === settled) this.#closing.delete(roomId);
+    });
+    return closed;
   }
 
   async snapshot(): Promise<RoomSnapshot[]> {
@@ -170,15 +186,30 @@ export class RoomsService implements OnModuleInit {
     if (this.#rooms.has(input.id)) throw new RoomExistsError(input.id);
     const record: RoomRecord = { ...input, createdAt: new Date().toISOString() };
     if (record.owner === undefined) delete record.owner;
-    // Every later event of the room is written after the room itself.
-    const ready = this.store.createRoom(record);
-    return this.#add(record, { lastSeq: 0, invited: [], ready });
+    // Every later event of the room is written after the room itself, and after the
+    // deletion of a closed room of the same id.
+    const closing = this.#closing.get(record.id);
+    const ready =
+      closing === undefined
+        ? this.store.createRoom(record)
+        : closing.then(() => this.store.createRoom(record));
+    const room = this.#add(record, {
+      lastSeq: 0,
+      invited: [],
+      ready,
+      writesAfter: closing === undefined ? undefined : ready,
+    });
+    ready.catch((error: unknown) => {
+      this.#logger.error(`room ${record.id} could not be stored: ${String(error)}`);
+      if (this.#rooms.get(record.id) === room) {
+        this.#rooms.delete(record.id);
+        room.stop();
+      }
+    });
+    return room;
   }
 
-  #add(
-    record: RoomRecord,
-    state: { lastSeq: number; invited: readonly string[]; ready: Promise<void> },
-  ): RoomActor {
+  #add(record: RoomRecord, state: RoomStartState): RoomActor {
     const room = new RoomActor(record, state, {
       dispatcher: this.dispatcher,
       delivery: this.delivery,

@@ -7,7 +7,7 @@ export interface RoomRecord {
   private: boolean;
   /** The creator; rooms made through the admin API have none. */
   owner?: string;
-  /** Close automatically once empty for this long (admin API). */
+  /** Reserved for rooms that close once empty for this long (admin API); stored, not yet acted on. */
   ttlSeconds?: number;
   createdAt: string;
 }

@@ -13,6 +13,7 @@ class RecordingLifecycle implements UserLifecycle {
   online(user: UserRef): void {
     this.events.push(`online ${user.id}`);
   }
+  reachable(): void {}
   offline(user: UserRef, roomIds: string[]): void {
     this.events.push(`offline ${user.id} [${roomIds.join(',')}]`);
   }

@@ -30,6 +30,8 @@ export interface UserSettings {
 /** How a user actor reports its lifecycle to the directory (UsersService). */
 export interface UserLifecycle {
   online(user: UserRef): void;
+  /** Whether the user has at least one socket now (false during presence grace). */
+  reachable(user: UserRef, reachable: boolean): void;
   /** The user went offline: it leaves these rooms. */
   offline(user: UserRef, roomIds: string[]): void;
   /** The actor stopped for good; a later connect gets a fresh actor. */
@@ -146,6 +148,7 @@ export class UserActor extends Actor {
       return;
     }
     this.#sockets.add(socketId);
+    if (this.#sockets.size === 1) this.deps.lifecycle.reachable(this.ref, true);
     this.#lastActivity = Date.now();
     // A new tab joins the rooms the user is already in.
     if (this.#rooms.size > 0) this.deps.delivery.joinSocket(socketId, [...this.#rooms]);
@@ -153,6 +156,8 @@ export class UserActor extends Actor {
       this.#grace?.cancel();
       this.#grace = undefined;
       this.#phase = 'online';
+      // Memos sent while it had no socket were stored: deliver them now.
+      this.#flushMemos();
       return;
     }
     if (this.#phase === 'new') {
@@ -168,6 +173,7 @@ export class UserActor extends Actor {
 
   #detach(socketId: string): void {
     if (!this.#sockets.delete(socketId) || this.#sockets.size > 0) return;
+    this.deps.lifecycle.reachable(this.ref, false);
     const grace = this.deps.settings.presenceGraceMs;
     if (grace > 0 && !this.#forcedOffline) {
       this.#phase = 'grace';

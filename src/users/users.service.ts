@@ -17,6 +17,8 @@ export class UsersService implements UserLifecycle {
   readonly #logger = new Logger(UsersService.name);
   readonly #actors = new Map<string, UserActor>();
   readonly #online = new Map<string, UserRef>();
+  /** Online users with at least one socket: presence grace keeps a user online without. */
+  readonly #reachable = new Map<string, UserRef>();
   readonly #offlineListeners: OfflineListener[] = [];
 
   constructor(
@@ -58,6 +60,11 @@ export class UsersService implements UserLifecycle {
     return this.#online.get(userId);
   }
 
+  /** The user when a message sent now reaches at least one of its sockets. */
+  reachableRef(userId: string): UserRef | undefined {
+    return this.#reachable.get(userId);
+  }
+
   list(): UserRef[] {
     return [...this.#online.values()];
   }
@@ -95,6 +102,11 @@ export class UsersService implements UserLifecycle {
   online(user: UserRef): void {
     this.#online.set(user.id, user);
     this.#logger.debug(`user ${user.id} online`);
+  }
+
+  reachable(user: UserRef, reachable: boolean): void {
+    if (reachable) this.#reachable.set(user.id, user);
+    else this.#reachable.delete(user.id);
   }
 
   offline(user: UserRef, roomIds: string[]): void {

@@ -47,6 +47,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
   #nextBatch = 0;
   readonly #inFlight = new Map<number, (reply: BatchReply) => void>();
   #workerError: Error | undefined;
+  #workerExited = false;
 
   constructor(private readonly options: SqliteStoreOptions) {
     super(1000);
@@ -75,7 +76,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     await this.writes.close();
     const worker = this.#worker;
     this.#worker = undefined;
-    if (worker !== undefined) {
+    if (worker !== undefined && !this.#workerExited) {
       await new Promise<void>((done) => {
         worker.once('exit', () => done());
         worker.postMessage({ type: 'close' });
@@ -196,12 +197,18 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
       this.#inFlight.get(reply.id)?.(reply);
       this.#inFlight.delete(reply.id);
     });
-    worker.on('error', (error) => {
-      this.#workerError = error;
+    const fail = (error: Error): void => {
+      this.#workerError ??= error;
       for (const [id, settle] of this.#inFlight) {
         settle({ type: 'batch', id, failures: [error.message] });
       }
       this.#inFlight.clear();
+    };
+    worker.on('error', fail);
+    // An exit while open (not through close()) fails what was in flight instead of hanging it.
+    worker.on('exit', (code) => {
+      this.#workerExited = true;
+      if (this.#worker !== undefined) fail(new Error(`SQLite writer stopped (exit code ${code})`));
     });
     await new Promise<void>((ready, fail) => {
       worker.once('online', ready);
