@@ -6,7 +6,6 @@
  *
  *   npm run bench:durability [-- --rate 1000 --seconds 10 --clients 50 --rooms 5 --json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/chat/chat.events.js';
+import { ServiceProcess } from '../scripts/lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,45 +46,12 @@ function log(line: string): void {
   if (!args.json) process.stderr.write(`${line}\n`);
 }
 
-async function startServer(
-  env: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_BURST: '1000000',
-      RATE_LIMIT_PER_SECOND: '1000000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /chat service on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1].replace('localhost', '127.0.0.1'));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  return { url, child };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function run(store: string, env: Record<string, string>): Promise<RunResult> {
   log(`\n${store}: starting server`);
-  const { url, child } = await startServer(env);
+  const server = new ServiceProcess({
+    env: { RATE_LIMIT_BURST: '1000000', RATE_LIMIT_PER_SECOND: '1000000', ...env },
+  });
+  const url = await server.start();
   const clients: Client[] = [];
   for (let i = 0; i < CLIENTS; i++) {
     const socket: Client = io(url, {
@@ -169,7 +136,7 @@ async function run(store: string, env: Record<string, string>): Promise<RunResul
     tick();
   });
   for (const client of clients) client.disconnect();
-  await stopServer(child);
+  await server.stop('SIGTERM');
   const ms = (percentile: number): number =>
     +(histogram.getValueAtPercentile(percentile) / 1000).toFixed(2);
   return {

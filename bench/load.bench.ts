@@ -10,7 +10,7 @@
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
  *   npm run bench -- --json                         # machine-readable
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import type {
   Reply,
   ServerToClientEvents,
 } from '../src/chat/chat.events.js';
+import { ServiceProcess } from '../scripts/lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,58 +90,30 @@ function bar(done: number, total: number): string {
 
 interface ServerHandle {
   url: string;
-  child: ChildProcess;
+  pid: number;
   /** RSS in bytes after a full garbage collection in the server (bench/gc-probe.cjs). */
   retainedRss(): Promise<number>;
+  stop(): Promise<unknown>;
 }
 
 async function startServer(target: Target): Promise<ServerHandle> {
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', '--require', './bench/gc-probe.cjs', target.script],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'test',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-        ...target.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /chat service on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1].replace('localhost', '127.0.0.1'));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`${target.name} exited with ${code}:\n${output}`)),
-    );
+  const service = new ServiceProcess({
+    args: ['--expose-gc', '--require', './bench/gc-probe.cjs', target.script],
+    env: { LOG_LEVEL: 'info', ...target.env },
   });
+  const url = await service.start();
+  const pid = service.pid as number;
   const retainedRss = async (): Promise<number> => {
-    const seen = (output.match(/GC-PROBE/g) ?? []).length;
-    child.kill('SIGUSR2');
+    const seen = (service.log.match(/GC-PROBE/g) ?? []).length;
+    service.signal('SIGUSR2');
     for (let i = 0; i < 200; i++) {
-      const reports = [...output.matchAll(/GC-PROBE rss=(\d+)/g)];
+      const reports = [...service.log.matchAll(/GC-PROBE rss=(\d+)/g)];
       if (reports.length > seen) return Number(reports[reports.length - 1][1]);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return rssBytes(child.pid as number);
+    return rssBytes(pid);
   };
-  return { url, child, retainedRss };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  return { url, pid, retainedRss, stop: () => service.stop('SIGTERM') };
 }
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -243,7 +216,7 @@ async function run(target: Target): Promise<LoadResult> {
     `\n${target.name}: ${CLIENTS} clients, ${ROOMS} rooms, ${args.idle ? 'idle' : `${RATE} msg/s each`}`,
   );
   const server = await startServer(target);
-  const pid = server.child.pid as number;
+  const pid = server.pid;
   if (target.createsRooms) {
     for (let r = 0; r < ROOMS; r++) {
       await fetch(`${server.url}/api/rooms`, {
@@ -347,7 +320,7 @@ async function run(target: Target): Promise<LoadResult> {
 
   const serverRssMb = rssBytes(pid) / 1024 / 1024;
   for (const client of clients) client.disconnect();
-  await stopServer(server.child);
+  await server.stop();
 
   const deliveries = tracker.receivedMeasured;
   const ms = (p: number): number => +(tracker.histogram.getValueAtPercentile(p) / 1000).toFixed(2);
