@@ -128,6 +128,18 @@ function compact<T extends object>(value: T): T {
   return value;
 }
 
+/** private:message and memo:send take the same payload. */
+function directMessage(raw: unknown, limits: PayloadLimits): ClientEventInput<'memo:send'> {
+  const p = new PayloadReader(raw);
+  return p.done(
+    compact({
+      to: p.userId('to'),
+      content: p.content('content', limits.maxMessageLength),
+      clientMsgId: p.clientMsgId('clientMsgId'),
+    }),
+  );
+}
+
 type Parsers = {
   [E in ClientEventName]: (raw: unknown, limits: PayloadLimits) => ClientEventInput<E>;
 };
@@ -174,26 +186,8 @@ export const PAYLOAD_PARSERS: Parsers = {
       compact({ roomId: p.id('roomId'), before: p.cursor('before'), limit: p.limit('limit') }),
     );
   },
-  'private:message': (raw, limits) => {
-    const p = new PayloadReader(raw);
-    return p.done(
-      compact({
-        to: p.userId('to'),
-        content: p.content('content', limits.maxMessageLength),
-        clientMsgId: p.clientMsgId('clientMsgId'),
-      }),
-    );
-  },
-  'memo:send': (raw, limits) => {
-    const p = new PayloadReader(raw);
-    return p.done(
-      compact({
-        to: p.userId('to'),
-        content: p.content('content', limits.maxMessageLength),
-        clientMsgId: p.clientMsgId('clientMsgId'),
-      }),
-    );
-  },
+  'private:message': directMessage,
+  'memo:send': directMessage,
 };
 
 export function isClientEvent(event: string): event is ClientEventName {

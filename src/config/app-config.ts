@@ -1,6 +1,5 @@
+import { ID_PATTERN } from '../common/text-rules.js';
 import { ConfigError, EnvReader, type Env } from './env.js';
-
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const STORE_KINDS = ['sqlite', 'postgres', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];

@@ -6,6 +6,7 @@ import type {
   SendRecord,
   StoredRoom,
 } from './message-store.js';
+import { retainedSince } from './message-store.js';
 
 export interface MemoryStoreOptions {
   historyMaxPerRoom: number;
@@ -76,8 +77,7 @@ export class MemoryStore implements MessageStore {
 
   async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
     const events = this.#rooms.get(roomId)?.events ?? [];
-    const oldest = events.length > 0 ? (events[0].seq as number) : upTo + 1;
-    const complete = since >= upTo || oldest <= since + 1;
+    const complete = retainedSince(since, upTo, events[0]?.seq);
     return {
       events: events.filter((e) => (e.seq as number) > since && (e.seq as number) <= upTo),
       complete,

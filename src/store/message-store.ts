@@ -72,3 +72,37 @@ export interface MessageStore {
 }
 
 export const MESSAGE_STORE = Symbol('MessageStore');
+
+/**
+ * Whether events after `since` (up to `upTo`) are all still retained, given the oldest
+ * retained seq of the room (undefined when it has none).
+ */
+export function retainedSince(since: number, upTo: number, oldest: number | undefined): boolean {
+  return since >= upTo || (oldest ?? upTo + 1) <= since + 1;
+}
+
+/** A rooms row (SQLite or PostgreSQL) with its invitations, as the service loads it. */
+export function storedRoomFromRow(
+  row: {
+    id: string;
+    name: string;
+    private: boolean | number;
+    owner: string | null;
+    ttl_seconds: number | null;
+    created_at: string;
+    last_seq: number;
+  },
+  invites: ReadonlyArray<{ room_id: string; user_id: string }>,
+): StoredRoom {
+  const room: StoredRoom = {
+    id: row.id,
+    name: row.name,
+    private: Boolean(row.private),
+    createdAt: row.created_at,
+    lastSeq: row.last_seq,
+    invited: invites.filter((i) => i.room_id === row.id).map((i) => i.user_id),
+  };
+  if (row.owner !== null) room.owner = row.owner;
+  if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
+  return room;
+}

@@ -3,6 +3,7 @@ import type { ChatMessage } from '../../chat/chat.events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
+import { retainedSince, storedRoomFromRow } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type SendRow, type WriteOp } from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -124,19 +125,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     const invites = await this.#query<{ room_id: string; user_id: string }>(
       'SELECT room_id, user_id FROM invites',
     );
-    return rooms.map((row) => {
-      const room: StoredRoom = {
-        id: row.id,
-        name: row.name,
-        private: row.private,
-        createdAt: row.created_at,
-        lastSeq: row.last_seq,
-        invited: invites.filter((i) => i.room_id === row.id).map((i) => i.user_id),
-      };
-      if (row.owner !== null) room.owner = row.owner;
-      if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
-      return room;
-    });
+    return rooms.map((row) => storedRoomFromRow(row, invites));
   }
 
   async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
@@ -148,7 +137,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
       'SELECT MIN(seq) AS seq FROM room_events WHERE room_id = $1',
       [roomId],
     );
-    const complete = since >= upTo || (oldest?.seq ?? upTo + 1) <= since + 1;
+    const complete = retainedSince(since, upTo, oldest?.seq ?? undefined);
     return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
   }
 

@@ -6,6 +6,7 @@ import type { ChatMessage } from '../../chat/chat.events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
+import { retainedSince, storedRoomFromRow } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -95,19 +96,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
       room_id: string;
       user_id: string;
     }>;
-    return rooms.map((row) => {
-      const room: StoredRoom = {
-        id: row.id,
-        name: row.name,
-        private: row.private === 1,
-        createdAt: row.created_at,
-        lastSeq: row.last_seq,
-        invited: invites.filter((i) => i.room_id === row.id).map((i) => i.user_id),
-      };
-      if (row.owner !== null) room.owner = row.owner;
-      if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
-      return room;
-    });
+    return rooms.map((row) => storedRoomFromRow(row, invites));
   }
 
   async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
@@ -117,7 +106,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     const oldest = this.#query('SELECT MIN(seq) AS seq FROM room_events WHERE room_id = ?').get(
       roomId,
     ) as { seq: number | null };
-    const complete = since >= upTo || (oldest.seq ?? upTo + 1) <= since + 1;
+    const complete = retainedSince(since, upTo, oldest.seq ?? undefined);
     return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
   }
 
