@@ -3,28 +3,30 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigError } from './config/env.js';
+import { createLogger, wantsPrettyLogs } from './logging/logger.js';
+import { RedisConnectError } from './redis/redis.connection.js';
 import { StoreOpenError } from './store/store-errors.js';
-import type { LogLevel } from '@nestjs/common';
-import type { LogLevelName } from './config/app-config.js';
-
-/** LOG_LEVEL and everything more severe, in Nest's names. */
-function nestLogLevels(level: LogLevelName): LogLevel[] {
-  const order: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-  const upTo = order.indexOf(level === 'info' ? 'log' : level);
-  return order.slice(0, upTo + 1);
-}
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
+  // Until the configuration is read: info, in the format NODE_ENV asks for.
+  Logger.overrideLogger(
+    createLogger({ level: 'info', pretty: wantsPrettyLogs(process.env.NODE_ENV) }),
+  );
   let config: AppConfig;
   try {
     config = AppConfig.fromEnv(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    logger.error(error.message);
+    for (const problem of error.problems) logger.error(`invalid configuration: ${problem}`);
     process.exit(1);
   }
-  const app = await createApp(config, { logger: nestLogLevels(config.logLevel) });
+  // JSON lines (pino), or pretty ones for a person at a terminal outside production.
+  const appLogger = createLogger({
+    level: config.logLevel,
+    pretty: wantsPrettyLogs(config.nodeEnv),
+  });
+  const app = await createApp(config, { logger: appLogger });
   // Our own signal handling rather than enableShutdownHooks(), which re-raises the signal:
   // a clean shutdown exits with 0, a stuck one is cut off after SHUTDOWN_TIMEOUT_MS.
   let stopping = false;
@@ -48,6 +50,7 @@ async function bootstrap(): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   await app.listen(config.port, config.host);
+  await app.startAllMicroservices(); // the admin commands over Redis, when REDIS_URL is set
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const { port } = app.getHttpServer().address() as { port: number };
   logger.log(`chat service on http://${host}:${port} (auth: ${config.authMode})`);
@@ -61,7 +64,7 @@ async function bootstrap(): Promise<void> {
 bootstrap().catch((error: unknown) => {
   // A store that cannot open is an operator's problem: say what and where, not a stack.
   const message =
-    error instanceof StoreOpenError
+    error instanceof StoreOpenError || error instanceof RedisConnectError
       ? error.message
       : error instanceof Error
         ? (error.stack ?? error.message)

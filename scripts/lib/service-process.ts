@@ -17,6 +17,8 @@ export class ServiceProcess {
   url = '';
   #child: ChildProcess | undefined;
   #exit: Promise<number | null> | undefined;
+  /** Woken by each chunk of output (waitForLog). */
+  #outputWaiters: Array<() => void> = [];
 
   constructor(private readonly options: ServiceProcessOptions = {}) {}
 
@@ -53,6 +55,7 @@ export class ServiceProcess {
       );
       const onData = (chunk: Buffer): void => {
         this.output.push(chunk.toString());
+        for (const wake of this.#outputWaiters.splice(0)) wake();
         const match = /chat service on (http:\/\/\S+)/.exec(this.log);
         if (match) {
           clearTimeout(timer);
@@ -67,6 +70,23 @@ export class ServiceProcess {
       });
     });
     return this.url;
+  }
+
+  /** Resolves with the first match of `pattern` in the output, printed already or to come. */
+  async waitForLog(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.log);
+      if (match) return match;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${pattern} in the output within ${timeoutMs} ms`);
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+        this.#outputWaiters.push(resolve);
+      });
+      clearTimeout(timer);
+    }
   }
 
   /** Runs the service until it exits by itself; resolves with its exit code. */
@@ -90,13 +110,13 @@ export class ServiceProcess {
   }
 
   /** Sends a signal and waits for the process to end; resolves with its exit code. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
     const child = this.#child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
       return child?.exitCode ?? null;
     }
     child.kill(signal);
-    return this.exited();
+    return this.exited(timeoutMs);
   }
 
   signal(signal: NodeJS.Signals): void {

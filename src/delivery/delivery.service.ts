@@ -4,9 +4,11 @@ import type {
   ChatMessage,
   ClientToServerEvents,
   ServerToClientEvents,
+  ShutdownNotice,
   SocketData,
   TypingEvent,
 } from '../chat/chat.events.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 export type ChatServer = Server<
   ClientToServerEvents,
@@ -29,8 +31,15 @@ export const userChannel = (userId: string): string => `u:${userId}`;
 export class DeliveryService {
   #server: ChatServer | undefined;
 
+  constructor(private readonly metrics: MetricsService) {}
+
   attach(server: ChatServer): void {
     this.#server = server;
+  }
+
+  /** Open connections on this instance (0 before the server is attached). */
+  get connectedSockets(): number {
+    return this.#server?.sockets.sockets.size ?? 0;
   }
 
   get #io(): ChatServer {
@@ -39,23 +48,45 @@ export class DeliveryService {
   }
 
   toRoom(roomId: string, message: ChatMessage): void {
-    this.#io.to(roomChannel(roomId)).emit('message', message);
+    const channel = roomChannel(roomId);
+    this.#io.to(channel).emit('message', message);
+    this.metrics.sent(message, this.#sockets(channel));
   }
 
   toUsers(userIds: readonly string[], message: ChatMessage): void {
-    this.#io.to(userIds.map(userChannel)).emit('message', message);
+    const channels = userIds.map(userChannel);
+    this.#io.to(channels).emit('message', message);
+    let sockets = 0;
+    for (const channel of channels) sockets += this.#sockets(channel);
+    this.metrics.sent(message, sockets);
   }
 
   toEveryone(message: ChatMessage): void {
     this.#io.emit('message', message);
+    this.metrics.sent(message, this.connectedSockets);
   }
 
   /** Typing is volatile: dropped rather than queued for a socket that is not ready. */
   typing(roomId: string, event: TypingEvent): void {
-    this.#io
-      .to(roomChannel(roomId))
-      .except(userChannel(event.user.id))
-      .volatile.emit('typing', event);
+    const channel = roomChannel(roomId);
+    const own = userChannel(event.user.id);
+    this.#io.to(channel).except(own).volatile.emit('typing', event);
+    this.metrics.typingSent(Math.max(0, this.#sockets(channel) - this.#sockets(own)));
+  }
+
+  /**
+   * Graceful shutdown: refuses new handshakes (`connect_error` SHUTTING_DOWN) and tells every
+   * connected client with `server:shutdown`. Returns how many sockets were told.
+   */
+  beginShutdown(notice: ShutdownNotice): number {
+    const server = this.#server;
+    if (server === undefined) return 0;
+    server.use((_socket, next) => {
+      this.metrics.handshakeRefused('SHUTTING_DOWN');
+      next(new Error('SHUTTING_DOWN'));
+    });
+    server.emit('server:shutdown', notice);
+    return this.connectedSockets;
   }
 
   /** Puts every socket of the user into the room's channel. */
@@ -78,5 +109,10 @@ export class DeliveryService {
 
   disconnectUser(userId: string): void {
     this.#io.in(userChannel(userId)).disconnectSockets(true);
+  }
+
+  /** Sockets of this instance in a channel: a map lookup, for the delivery counts. */
+  #sockets(channel: string): number {
+    return this.#io.sockets.adapter.rooms.get(channel)?.size ?? 0;
   }
 }

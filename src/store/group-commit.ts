@@ -28,6 +28,8 @@ export class GroupCommitter<Op> {
   #running: Promise<void> | undefined;
   #closed = false;
   readonly stats: GroupCommitStats = { batches: 0, ops: 0, largestBatch: 0, lastBatchMs: 0 };
+  /** Told about every batch once it has committed (metrics); once a batch, never per op. */
+  observer: ((size: number, commitMs: number, failed: number) => void) | undefined;
 
   constructor(
     private readonly commit: CommitBatch<Op>,
@@ -71,11 +73,16 @@ export class GroupCommitter<Op> {
         this.stats.ops += batch.length;
         this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
         this.stats.lastBatchMs = performance.now() - started;
+        let failed = 0;
         batch.forEach((pending, i) => {
           const failure = outcome.failures[i];
           if (failure === undefined) pending.resolve();
-          else pending.reject(failure);
+          else {
+            failed++;
+            pending.reject(failure);
+          }
         });
+        this.observer?.(batch.length, this.stats.lastBatchMs, failed);
       }
     } finally {
       this.#running = undefined;

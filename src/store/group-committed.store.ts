@@ -1,6 +1,6 @@
 import type { ChatMessage } from '../chat/chat.events.js';
 import { GroupCommitter, type BatchOutcome, type GroupCommitStats } from './group-commit.js';
-import type { RoomRecord, SendRecord } from './message-store.js';
+import type { RoomRecord, SendRecord, WriteBatchObserver } from './message-store.js';
 import { eventOp, memoOp, sendRow, type WriteOp } from './write-ops.js';
 
 /**
@@ -19,6 +19,10 @@ export abstract class GroupCommittedStore {
 
   get writeStats(): GroupCommitStats {
     return this.writes.stats;
+  }
+
+  observeWrites(observer: WriteBatchObserver): void {
+    this.writes.observer = observer;
   }
 
   createRoom(room: RoomRecord): Promise<void> {

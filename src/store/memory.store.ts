@@ -34,6 +34,8 @@ export class MemoryStore implements MessageStore {
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
+  /** Process memory always answers. */
+  async ping(): Promise<void> {}
 
   async loadRooms(): Promise<StoredRoom[]> {
     return [...this.#rooms.values()].map((room) => ({

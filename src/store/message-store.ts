@@ -46,6 +46,10 @@ export interface MessageStore {
 
   init(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the store answers now (readiness); rejects with the reason it does not. */
+  ping(): Promise<void>;
+  /** Durable stores call `observer` after each group-committed batch (metrics). */
+  observeWrites?(observer: WriteBatchObserver): void;
 
   loadRooms(): Promise<StoredRoom[]>;
   createRoom(room: RoomRecord): Promise<void>;
@@ -70,6 +74,9 @@ export interface MessageStore {
   pendingMemos(userId: string): Promise<ChatMessage[]>;
   deleteMemos(ids: readonly string[]): Promise<void>;
 }
+
+/** One committed batch: how many writes, how long the commit took, how many failed. */
+export type WriteBatchObserver = (size: number, commitMs: number, failed: number) => void;
 
 export const MESSAGE_STORE = Symbol('MessageStore');
 

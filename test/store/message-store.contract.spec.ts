@@ -220,6 +220,14 @@ describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
     expect((await sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['two']);
     expect(await sut.pendingMemos('alice')).toEqual([]);
   });
+
+  it('should answer ping while open, and refuse it once closed (durable stores)', async () => {
+    await expect(sut.ping()).resolves.toBeUndefined();
+    if (!kit.durable) return;
+    const other = await kit.open();
+    await other.close();
+    await expect(other.ping()).rejects.toThrow();
+  });
 });
 
 describe.each(kits.filter(([name]) => name !== 'memory'))('group commit: %s', (_name, makeKit) => {
@@ -228,11 +236,19 @@ describe.each(kits.filter(([name]) => name !== 'memory'))('group commit: %s', (_
     const sut = (await kit.open()) as SqliteStore | PostgresStore;
     try {
       await sut.createRoom(room('busy'));
+      const batches: Array<{ size: number; failed: number }> = [];
+      sut.observeWrites((size, commitMs, failed) => {
+        expect(commitMs).toBeGreaterThanOrEqual(0);
+        batches.push({ size, failed });
+      });
       await Promise.all(
         Array.from({ length: 200 }, (_, i) => sut.appendRoomEvent(chat('busy', i + 1))),
       );
       expect(sut.writeStats.largestBatch).toBeGreaterThan(50);
       expect(sut.writeStats.batches).toBeLessThan(50);
+      // The observer hears of every batch once, with every write in it.
+      expect(batches.reduce((sum, b) => sum + b.size, 0)).toBe(200);
+      expect(batches.every((b) => b.failed === 0)).toBe(true);
     } finally {
       await sut.close();
       await kit.cleanup();

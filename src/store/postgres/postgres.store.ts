@@ -105,6 +105,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     await this.#pool.end();
   }
 
+  /** A round trip to the server through the pool. */
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
   /** Drops the schema and everything in it: for tests that made their own. */
   async dropSchema(): Promise<void> {
     await this.#pool.query(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`);
@@ -176,6 +181,13 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
 
   protected async commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
     const client = await this.#pool.connect();
+    // A connection lost between two queries is emitted as 'error' on the client: without a
+    // listener it would crash the process. The next query fails anyway; the pool drops it.
+    let lost: Error | undefined;
+    const onLost = (error: Error): void => {
+      lost = error;
+    };
+    client.on('error', onLost);
     try {
       try {
         await client.query('BEGIN');
@@ -201,7 +213,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
       }
       return { failures };
     } finally {
-      client.release();
+      client.off('error', onLost);
+      client.release(lost);
     }
   }
 

@@ -105,6 +105,11 @@ parentPort.on('message', (message) => {
     parentPort.close(); // nothing else keeps the thread alive: it exits
     return;
   }
+  if (message.type === 'ping') {
+    // Answered in turn with the batches: a writer stuck on the disk answers late.
+    parentPort.postMessage({ type: 'pong', id: message.id, failures: [] });
+    return;
+  }
   const { id, ops, sendTtlMs } = message;
   let failures;
   try {

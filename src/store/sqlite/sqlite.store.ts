@@ -30,7 +30,8 @@ interface RoomRow {
 }
 
 interface BatchReply {
-  type: 'batch';
+  /** 'pong' answers a ping, with no failures. */
+  type: 'batch' | 'pong';
   id: number;
   failures: Array<string | null>;
 }
@@ -86,6 +87,27 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     this.#statements.clear();
     this.#db?.close();
     this.#db = undefined;
+  }
+
+  /**
+   * The read connection answers and the writer thread does too: the ping waits behind the
+   * batch being committed, so a writer stuck on the disk makes the store not ready.
+   */
+  async ping(): Promise<void> {
+    this.#query('SELECT 1').get();
+    const worker = this.#worker;
+    if (worker === undefined || this.#workerError !== undefined) {
+      throw this.#workerError ?? new Error('SQLite writer is not running');
+    }
+    const id = this.#nextBatch++;
+    await new Promise<void>((resolve, reject) => {
+      this.#inFlight.set(id, (reply) => {
+        const failure = reply.failures[0];
+        if (failure === null || failure === undefined) resolve();
+        else reject(new Error(failure));
+      });
+      worker.postMessage({ type: 'ping', id });
+    });
   }
 
   // ---- reads --------------------------------------------------------------------------
