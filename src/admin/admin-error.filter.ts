@@ -1,5 +1,6 @@
 import {
   type ArgumentsHost,
+  BadRequestException,
   Catch,
   ConflictException,
   type ExceptionFilter,
@@ -12,6 +13,7 @@ import {
 import type { ServerResponse } from 'node:http';
 import { ChatError } from '../common/errors.js';
 import { DispatcherError } from '../dispatcher/index.js';
+import { InvalidRequestError } from './admin.schemas.js';
 
 /** Maps domain errors to the admin API's HTTP answers, `{ statusCode, error, message }`. */
 @Catch()
@@ -29,6 +31,7 @@ export class AdminErrorFilter implements ExceptionFilter {
 
   #toHttp(error: unknown): HttpException {
     if (error instanceof HttpException) return error;
+    if (error instanceof InvalidRequestError) return new BadRequestException([...error.problems]);
     if (error instanceof ChatError) {
       switch (error.code) {
         case 'NOT_FOUND':
@@ -37,6 +40,8 @@ export class AdminErrorFilter implements ExceptionFilter {
         case 'ALREADY_EXISTS':
         case 'FORBIDDEN':
           return new ConflictException(error.message);
+        case 'INVALID_PAYLOAD':
+          return new BadRequestException([error.message]);
         case 'BUSY':
           return new ServiceUnavailableException(error.message);
         default:

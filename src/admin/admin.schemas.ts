@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { ChatError } from '../common/errors.js';
 import {
   checkContent,
   describeContentVerdict,
@@ -7,14 +7,23 @@ import {
   normalizeName,
   ROOM_NAME_MAX,
 } from '../common/text-rules.js';
+import type { AdminRoomInput } from '../rooms/rooms.service.js';
 
-export interface CreateRoomBody {
-  id: string;
-  name?: string;
-  private?: boolean;
+/** The longest ttlSeconds: one week (a delayed job must fit a Node timer, about 24 days). */
+export const TTL_SECONDS_MAX = 604_800;
+
+/**
+ * A bad admin request: every problem found, for HTTP's 400 `message` list; on the Redis
+ * transport an `INVALID_PAYLOAD` whose message joins them.
+ */
+export class InvalidRequestError extends ChatError {
+  override readonly name = 'InvalidRequestError';
+  constructor(readonly problems: readonly string[]) {
+    super('INVALID_PAYLOAD', problems.join('; '));
+  }
 }
 
-/** Collects every problem of a request body, then answers 400 with the list. */
+/** Collects every problem of a request body, then throws them all at once. */
 class BodyReader {
   readonly problems: string[] = [];
   readonly #body: Record<string, unknown>;
@@ -31,16 +40,23 @@ class BodyReader {
     return value ?? undefined;
   }
 
+  /** A room or user id field; `what` names it in the problem. */
+  id(key: string, what: 'room' | 'user'): string {
+    const value = this.field(key);
+    if (!(what === 'user' ? isUserId(value) : isId(value))) {
+      this.problems.push(`${key} must be a valid ${what} id (1-64 of [A-Za-z0-9_.-])`);
+    }
+    return value as string;
+  }
+
   done<T>(value: T): T {
-    if (this.problems.length > 0) throw new BadRequestException(this.problems);
+    if (this.problems.length > 0) throw new InvalidRequestError(this.problems);
     return value;
   }
 }
 
-export function parseCreateRoom(body: unknown): CreateRoomBody {
-  const read = new BodyReader(body);
-  const id = read.field('id');
-  if (!isId(id)) read.problems.push('id must be 1-64 of [A-Za-z0-9_.-]');
+/** `name?`, `private?` and `ttlSeconds?` of a room, into `result`. */
+function readRoomSettings(read: BodyReader, result: AdminRoomInput): void {
   const rawName = read.field('name');
   const name = rawName === undefined ? undefined : normalizeName(rawName, ROOM_NAME_MAX);
   if (rawName !== undefined && name === undefined) {
@@ -50,30 +66,107 @@ export function parseCreateRoom(body: unknown): CreateRoomBody {
   if (isPrivate !== undefined && typeof isPrivate !== 'boolean') {
     read.problems.push('private must be a boolean');
   }
-  const result: CreateRoomBody = { id: id as string };
+  const ttlSeconds = read.field('ttlSeconds');
+  if (
+    ttlSeconds !== undefined &&
+    !(
+      Number.isInteger(ttlSeconds) &&
+      (ttlSeconds as number) >= 1 &&
+      (ttlSeconds as number) <= TTL_SECONDS_MAX
+    )
+  ) {
+    read.problems.push(`ttlSeconds must be an integer from 1 to ${TTL_SECONDS_MAX}`);
+  }
   if (name !== undefined) result.name = name;
   if (isPrivate !== undefined) result.private = isPrivate as boolean;
+  if (ttlSeconds !== undefined) result.ttlSeconds = ttlSeconds as number;
+}
+
+/** POST /api/rooms (and `rooms.create`, `rooms.put`): `{ id, name?, private?, ttlSeconds? }`. */
+export function parseCreateRoom(body: unknown): AdminRoomInput {
+  const read = new BodyReader(body);
+  const result: AdminRoomInput = { id: read.id('id', 'room') };
+  readRoomSettings(read, result);
   return read.done(result);
 }
 
-export function parseMember(body: unknown): { userId: string } {
+/**
+ * PUT /api/rooms/:id: `{ name?, private?, ttlSeconds? }`, the id from the path; an `id` in the
+ * body is allowed when it is the same.
+ */
+export function parsePutRoom(pathId: string, body: unknown): AdminRoomInput {
   const read = new BodyReader(body);
-  const userId = read.field('userId');
-  if (!isUserId(userId)) read.problems.push('userId must be a valid user id');
-  return read.done({ userId: userId as string });
+  const id = readPathId(read, pathId, 'room');
+  const bodyId = read.field('id');
+  if (bodyId !== undefined && bodyId !== pathId) read.problems.push('id must match the path');
+  const result: AdminRoomInput = { id };
+  readRoomSettings(read, result);
+  return read.done(result);
 }
 
-export function parseNotice(body: unknown, maxLength: number): { content: string } {
+/** POST /api/rooms/:id/members: `{ userId }`. */
+export function parseMember(pathId: string, body: unknown): { roomId: string; userId: string } {
   const read = new BodyReader(body);
+  const roomId = readPathId(read, pathId, 'room');
+  return read.done({ roomId, userId: read.id('userId', 'user') });
+}
+
+/** POST /api/rooms/:id/notices: `{ content }`, under the message text rules. */
+export function parseNotice(
+  pathId: string,
+  body: unknown,
+  maxLength: number,
+): { roomId: string; content: string } {
+  const read = new BodyReader(body);
+  const roomId = readPathId(read, pathId, 'room');
   const content = read.field('content');
   const verdict = checkContent(content, maxLength);
   if (verdict !== 'ok') read.problems.push(describeContentVerdict(verdict, maxLength));
-  return read.done({ content: content as string });
+  return read.done({ roomId, content: content as string });
 }
 
 /** Path parameters follow the same id rules; a malformed one is a bad request. */
 export function parsePathId(value: string, what: 'room' | 'user'): string {
   const ok = what === 'user' ? isUserId(value) : isId(value);
-  if (!ok) throw new BadRequestException([`${what} id must be 1-64 of [A-Za-z0-9_.-]`]);
+  if (!ok) throw new InvalidRequestError([`${what} id must be 1-64 of [A-Za-z0-9_.-]`]);
   return value;
+}
+
+function readPathId(read: BodyReader, value: string, what: 'room' | 'user'): string {
+  const ok = what === 'user' ? isUserId(value) : isId(value);
+  if (!ok) read.problems.push(`${what} id must be 1-64 of [A-Za-z0-9_.-]`);
+  return value;
+}
+
+// ---- the Redis transport: one payload object a command -----------------------------------
+
+/** `{ roomId }`: rooms.delete. */
+export function parseRoomRef(payload: unknown): { roomId: string } {
+  const read = new BodyReader(payload);
+  return read.done({ roomId: read.id('roomId', 'room') });
+}
+
+/** `{ roomId, userId }`: rooms.members.add and rooms.members.remove. */
+export function parseRoomMember(payload: unknown): { roomId: string; userId: string } {
+  const read = new BodyReader(payload);
+  return read.done({ roomId: read.id('roomId', 'room'), userId: read.id('userId', 'user') });
+}
+
+/** `{ roomId, content }`: rooms.notice. */
+export function parseRoomNotice(
+  payload: unknown,
+  maxLength: number,
+): { roomId: string; content: string } {
+  const read = new BodyReader(payload);
+  const roomId = read.id('roomId', 'room');
+  const content = read.field('content');
+  const verdict = checkContent(content, maxLength);
+  if (verdict !== 'ok') read.problems.push(describeContentVerdict(verdict, maxLength));
+  return read.done({ roomId, content: content as string });
+}
+
+/** `{ userId }`: users.disconnect. */
+export function parseUserRef(payload: unknown): { userId: string } {
+  const read = new BodyReader(payload);
+  return read.done({ userId: read.id('userId', 'user') });
 }

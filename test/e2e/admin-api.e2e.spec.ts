@@ -2,8 +2,11 @@
  * The HTTP side of the contract (docs/PROTOCOL.md, "HTTP"): health, readiness, metrics,
  * the snapshot and the admin API a game server drives, with its key and error bodies.
  */
-import { describe, expect, it } from '@jest/globals';
-import { disconnected, type RunningApp } from '../support/chat-app.js';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { disconnected, startApp, type RunningApp } from '../support/chat-app.js';
 import { joinOf, leaveOf, SYSTEM, useApp, withId } from '../support/e2e.js';
 
 const SECRET = 'admin-e2e-secret-long-enough-for-hs256-0123456789';
@@ -44,6 +47,27 @@ function expectErrorBody(res: ApiResponse, statusCode: number): void {
   const isText = typeof message === 'string';
   const isList = Array.isArray(message) && message.every((m) => typeof m === 'string');
   expect(isText || isList).toBe(true);
+}
+
+/** The room ids of the snapshot. */
+async function roomIds(app: RunningApp): Promise<string[]> {
+  const res = await call(app, 'GET', '/api/snapshot');
+  return (res.body.rooms as Array<{ id: string }>).map((r) => r.id);
+}
+
+/** Polls the snapshot until `test` holds: no event tells that an empty room closed. */
+async function untilRooms(
+  app: RunningApp,
+  test: (ids: string[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ids = await roomIds(app);
+    if (test(ids)) return ids;
+    if (Date.now() > deadline) throw new Error(`rooms never matched; last: ${ids.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 // ---- health, readiness, metrics --------------------------------------------------------
@@ -232,6 +256,164 @@ describe('DELETE /api/rooms/:id', () => {
   });
 });
 
+describe('PUT /api/rooms/:id', () => {
+  const h = useApp();
+
+  it('should create a room with 201, then confirm it with 200 while the settings match', async () => {
+    const alice = await h.clients.as('alice');
+    const settings = { name: ' Match 42 ', private: true, ttlSeconds: 600 };
+
+    const created = await call(h.app, 'PUT', '/api/rooms/game_m42', settings);
+    const again = await call(h.app, 'PUT', '/api/rooms/game_m42', settings);
+    const withId = await call(h.app, 'PUT', '/api/rooms/game_m42', { ...settings, id: 'game_m42' });
+
+    const room = { id: 'game_m42', name: 'Match 42', private: true, ttlSeconds: 600 };
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ room });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ room });
+    expect(withId.status).toBe(200);
+    // Confirming changed nothing: one room, still empty, still private.
+    expect((await roomIds(h.app)).filter((id) => id === 'game_m42')).toHaveLength(1);
+    expect(await alice.request('room:join', { roomId: 'game_m42' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
+  });
+
+  it('should take defaults from an absent body: name = id, public, no TTL', async () => {
+    const created = await call(h.app, 'PUT', '/api/rooms/lobby');
+    const again = await call(h.app, 'PUT', '/api/rooms/lobby', {});
+    const general = await call(h.app, 'PUT', '/api/rooms/general');
+
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ room: { id: 'lobby', name: 'lobby', private: false } });
+    expect(again.status).toBe(200);
+    expect(general.status).toBe(200);
+    expect(general.body).toEqual({ room: { id: 'general', name: 'general', private: false } });
+  });
+
+  it.each([
+    ['another name', { name: 'Other' }],
+    ['another private flag', { name: 'Lobby', private: true }],
+    ['a TTL it does not have', { name: 'Lobby', ttlSeconds: 60 }],
+  ])('should answer 409 for %s, and leave the room as it was', async (_label, body) => {
+    await call(h.app, 'PUT', '/api/rooms/lobby', { name: 'Lobby' });
+
+    const res = await call(h.app, 'PUT', '/api/rooms/lobby', body);
+
+    expectErrorBody(res, 409);
+    expect(res.body.message).toMatch(/other settings/);
+    expect((await call(h.app, 'PUT', '/api/rooms/lobby', { name: 'Lobby' })).status).toBe(200);
+  });
+
+  it('should answer 409 for a room a user made (it has an owner), and for a default room with a TTL', async () => {
+    const alice = await h.clients.as('alice');
+    await alice.ok('room:create', { roomId: 'mine' });
+
+    expectErrorBody(await call(h.app, 'PUT', '/api/rooms/mine'), 409);
+    expectErrorBody(await call(h.app, 'PUT', '/api/rooms/general', { ttlSeconds: 5 }), 409);
+  });
+
+  it.each([
+    ['a bad path id', '/api/rooms/bad%20id', {}],
+    ['another id in the body', '/api/rooms/lobby', { id: 'other' }],
+    ['a blank name', '/api/rooms/lobby', { name: ' ' }],
+    ['a non-boolean private', '/api/rooms/lobby', { private: 1 }],
+    ['a zero TTL', '/api/rooms/lobby', { ttlSeconds: 0 }],
+    ['a fractional TTL', '/api/rooms/lobby', { ttlSeconds: 1.5 }],
+    ['a string TTL', '/api/rooms/lobby', { ttlSeconds: '60' }],
+    ['a TTL over a week', '/api/rooms/lobby', { ttlSeconds: 604_801 }],
+    ['a null TTL', '/api/rooms/lobby', { ttlSeconds: null }],
+    ['a JSON array', '/api/rooms/lobby', []],
+    ['malformed JSON', '/api/rooms/lobby', '{"name":'],
+    ['a bad body for an existing room', '/api/rooms/general', { private: 'no' }],
+  ])('should answer 400 for %s, before any lookup', async (_label, path, body) => {
+    expectErrorBody(await call(h.app, 'PUT', path, body), 400);
+    expect(await roomIds(h.app)).not.toContain('lobby');
+  });
+});
+
+describe('rooms with ttlSeconds', () => {
+  const h = useApp();
+
+  it('should show the TTL and refuse a bad one on POST /api/rooms', async () => {
+    const res = await call(h.app, 'POST', '/api/rooms', { id: 'brief', ttlSeconds: 30 });
+
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      room: { id: 'brief', name: 'brief', private: false, ttlSeconds: 30 },
+    });
+    expectErrorBody(await call(h.app, 'POST', '/api/rooms', { id: 'x', ttlSeconds: -1 }), 400);
+  });
+
+  it('should close a room once empty for its TTL, never while someone is in it, then let it be made again', async () => {
+    const alice = await h.clients.as('alice', 'Alice');
+    const bob = await h.clients.as('bob', 'Bob');
+    // Made together: when the empty probe has closed, the occupied room has lived its TTL too.
+    expect((await call(h.app, 'PUT', '/api/rooms/occupied', { ttlSeconds: 1 })).status).toBe(201);
+    expect((await call(h.app, 'PUT', '/api/rooms/probe', { ttlSeconds: 1 })).status).toBe(201);
+    expect(
+      (await call(h.app, 'POST', '/api/rooms/occupied/members', { userId: 'alice' })).status,
+    ).toBe(204);
+    await bob.ok('room:join', { roomId: 'occupied' });
+
+    await untilRooms(h.app, (ids) => !ids.includes('probe'));
+
+    expect(await roomIds(h.app)).toContain('occupied');
+    // The last one out starts the countdown; members were told nothing more than their leaves.
+    await bob.ok('room:leave', { roomId: 'occupied' });
+    expect((await call(h.app, 'DELETE', '/api/rooms/occupied/members/alice')).status).toBe(204);
+    await alice.waitFor(leaveOf('occupied', 'alice'));
+    const ids = await untilRooms(h.app, (list) => !list.includes('occupied'));
+    expect(ids).toEqual(expect.arrayContaining(['general', 'game', 'dev']));
+    expect(await alice.request('room:join', { roomId: 'occupied' })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
+    expect(
+      alice.received.filter((m) => m.roomId === 'occupied').map((m) => [m.type, m.user?.id]),
+    ).toEqual([
+      ['room_join', 'alice'],
+      ['room_join', 'bob'],
+      ['room_leave', 'bob'],
+      ['room_leave', 'alice'],
+    ]);
+    // Closed as DELETE closes: the id starts afresh.
+    expect((await call(h.app, 'PUT', '/api/rooms/occupied', { ttlSeconds: 1 })).status).toBe(201);
+    expect((await alice.ok('room:join', { roomId: 'occupied' })).messages).toEqual([
+      expect.objectContaining({ type: 'room_join', seq: 1 }),
+    ]);
+  });
+});
+
+describe('rooms with ttlSeconds across a restart', () => {
+  let dataDir: string | undefined;
+  let app: RunningApp | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should start the countdown of every TTL room at start, as rooms start empty', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'chat-ttl-'));
+    const env = { STORE: 'sqlite', DATA_DIR: dataDir, SQLITE_SYNCHRONOUS: 'normal' };
+    app = await startApp(env);
+    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 2 })).status).toBe(201);
+    expect((await call(app, 'PUT', '/api/rooms/lasting')).status).toBe(201);
+    await app.close();
+
+    app = await startApp(env);
+
+    expect(await roomIds(app)).toEqual(expect.arrayContaining(['short', 'lasting']));
+    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 2 })).status).toBe(200);
+    const ids = await untilRooms(app, (list) => !list.includes('short'));
+    expect(ids).toContain('lasting');
+  });
+});
+
 // ---- members ---------------------------------------------------------------------------
 
 describe('POST /api/rooms/:id/members', () => {
@@ -264,6 +446,25 @@ describe('POST /api/rooms/:id/members', () => {
       ok: false,
       error: { code: 'FORBIDDEN' },
     });
+  });
+
+  it('should answer 204 again for a user already placed, with no second room_join', async () => {
+    const alice = await h.clients.as('alice');
+    await call(h.app, 'PUT', '/api/rooms/lobby');
+
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await call(h.app, 'POST', '/api/rooms/lobby/members', { userId: 'alice' })).status,
+      ).toBe(204);
+    }
+
+    const { message } = await alice.ok('room:message', { roomId: 'lobby', content: 'once' });
+    await alice.waitFor(withId(message.id));
+    expect(alice.received.filter((m) => m.roomId === 'lobby').map((m) => m.type)).toEqual([
+      'room_join',
+      'room_chat',
+    ]);
+    expect(message.seq).toBe(2);
   });
 
   it('should answer 404 for an unknown room or an offline user', async () => {
@@ -437,6 +638,9 @@ describe('ADMIN_API_KEY', () => {
     const routes: Array<[string, string, unknown?]> = [
       ['GET', '/api/snapshot'],
       ['POST', '/api/rooms', { id: 'sneaky' }],
+      ['PUT', '/api/rooms/sneaky', {}],
+      ['DELETE', '/api/rooms/game'],
+      ['POST', '/api/rooms/general/members', { userId: 'alice' }],
       ['DELETE', '/api/rooms/general/members/alice'],
       ['POST', '/api/rooms/general/notices', { content: 'pwned' }],
       ['POST', '/api/users/alice/disconnect'],
@@ -478,6 +682,75 @@ describe('admin API in production without a key', () => {
     expectErrorBody(await call(h.app, 'GET', '/api/snapshot'), 401);
     expectErrorBody(await call(h.app, 'POST', '/api/rooms', { id: 'x' }), 401);
     expect((await call(h.app, 'GET', '/health')).status).toBe(200);
+  });
+});
+
+// ---- the OpenAPI document ----------------------------------------------------------------
+
+describe('OpenAPI document', () => {
+  const h = useApp({ ADMIN_API_KEY: 'k3y-for-the-admin-api' });
+  const routes = [
+    ['get', '/api/snapshot'],
+    ['post', '/api/rooms'],
+    ['put', '/api/rooms/{id}'],
+    ['delete', '/api/rooms/{id}'],
+    ['post', '/api/rooms/{id}/members'],
+    ['delete', '/api/rooms/{id}/members/{userId}'],
+    ['post', '/api/rooms/{id}/notices'],
+    ['post', '/api/users/{id}/disconnect'],
+  ];
+
+  it('should serve the UI at /docs without the admin key', async () => {
+    const res = await call(h.app, 'GET', '/docs');
+
+    expect(res.status).toBe(200);
+    expect(res.contentType).toContain('text/html');
+    expect(res.text).toContain('swagger');
+  });
+
+  it('should describe every admin route, its body, answers and the Bearer ADMIN_API_KEY', async () => {
+    const res = await call(h.app, 'GET', '/docs-json');
+
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.adminApiKey).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, ops]) => Object.keys(ops).map((method) => [method, path]))
+      .sort();
+    expect(documented).toEqual([...routes].sort());
+    for (const [method, path] of routes) {
+      const op = doc.paths[path][method];
+      expect(op.summary).toEqual(expect.any(String));
+      expect(op.security).toEqual([{ adminApiKey: [] }]);
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401']));
+      expect(Object.keys(op.responses).some((code) => code.startsWith('2'))).toBe(true);
+      for (const param of path.match(/\{\w+\}/g) ?? []) {
+        expect(op.parameters.map((p: { name: string }) => p.name)).toContain(param.slice(1, -1));
+      }
+      if (method === 'post' || method === 'put') {
+        const hasBody = path !== '/api/users/{id}/disconnect';
+        expect(op.requestBody !== undefined).toBe(hasBody);
+      }
+    }
+    expect(doc.paths['/api/rooms/{id}'].put.responses).toMatchObject({
+      200: expect.anything(),
+      201: expect.anything(),
+      409: expect.anything(),
+    });
+    // Every reference resolves.
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of new Set(refs)) {
+      expect(doc.components.schemas[ref.split('/').at(-1) as string]).toBeDefined();
+    }
+    expect(doc.components.schemas.RoomSettings.properties.ttlSeconds).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+    });
   });
 });
 

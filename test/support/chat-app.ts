@@ -36,6 +36,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
   });
   const app = await createApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
+  await app.startAllMicroservices(); // none unless REDIS_URL is set
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
   return { app, config, url, close: () => app.close() };

@@ -1,0 +1,75 @@
+import { Logger } from '@nestjs/common';
+import { type CustomStrategy, type RedisOptions, ServerRedis } from '@nestjs/microservices';
+import type { RedisConnection } from './redis.connection.js';
+
+type ServerOptions = Required<RedisOptions>['options'];
+
+/**
+ * Nest's Redis transport with every channel prefixed (REDIS_PREFIX), so that several
+ * deployments, or test runs, can share one Redis. A caller needs nothing special: a plain
+ * `Transport.REDIS` ClientProxy sending `<prefix>rooms.put` gets its reply, since requests
+ * arrive on `<prefix><pattern>` and replies go to `<prefix><pattern>.reply`.
+ */
+export class PrefixedRedisServer extends ServerRedis {
+  readonly #log = new Logger('RedisTransport');
+  #lastErrorLog = 0;
+
+  constructor(
+    options: ServerOptions,
+    private readonly prefix: string,
+  ) {
+    super(options);
+  }
+
+  override getRequestPattern(pattern: string): string {
+    return `${this.prefix}${pattern}`;
+  }
+
+  override getReplyPattern(pattern: string): string {
+    return `${this.prefix}${pattern}.reply`;
+  }
+
+  /** Handlers are registered by their bare pattern: the channel loses its prefix first. */
+  override handleMessage(
+    channel: string,
+    buffer: string,
+    pub: unknown,
+    pattern: string,
+  ): Promise<unknown> {
+    return super.handleMessage(this.#bare(channel), buffer, pub, this.#bare(pattern));
+  }
+
+  /** One line every 5 s at most: an outage reports an error on every reconnect attempt. */
+  override registerErrorListener(client: {
+    on: (event: string, fn: (error: Error) => void) => void;
+  }): void {
+    client.on('error', (error) => {
+      const now = Date.now();
+      if (now - this.#lastErrorLog < 5000) return;
+      this.#lastErrorLog = now;
+      this.#log.warn(`redis: ${error.message}`);
+    });
+  }
+
+  #bare(channel: string): string {
+    return channel.startsWith(this.prefix) ? channel.slice(this.prefix.length) : channel;
+  }
+}
+
+/**
+ * The microservice options of a hybrid app serving its message patterns over REDIS_URL,
+ * reconnecting for ever after an outage (Nest's default is to give up).
+ */
+export function redisTransport(redis: RedisConnection, prefix: string): CustomStrategy {
+  return {
+    strategy: new PrefixedRedisServer(
+      {
+        ...redis.options,
+        connectionName: 'actor-chat:transport',
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryDelay: 1000,
+      },
+      prefix,
+    ),
+  };
+}

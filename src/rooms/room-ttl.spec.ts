@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { RecordingDelivery } from '../../test/support/fakes.js';
+import type { UserRef } from '../chat/chat.events.js';
+import { RoomNotFoundError } from '../common/errors.js';
+import { Dispatcher } from '../dispatcher/index.js';
+import { MemoryStore } from '../store/memory.store.js';
+import type { RoomRecord } from '../store/message-store.js';
+import type { UsersService } from '../users/users.service.js';
+import { RoomActor } from './room.actor.js';
+
+const alice: UserRef = { id: 'alice', name: 'Alice' };
+const bob: UserRef = { id: 'bob', name: 'Bob' };
+
+const onlineUsers = {
+  get: () => ({ noteJoined: () => true, noteLeft: () => undefined }),
+} as unknown as UsersService;
+
+describe(`${RoomActor.name} with a TTL`, () => {
+  let dispatcher: Dispatcher;
+  let delivery: RecordingDelivery;
+  let store: MemoryStore;
+  let expired: Array<Promise<void>>;
+
+  async function makeRoom(record: Partial<RoomRecord> = {}): Promise<RoomActor> {
+    const full: RoomRecord = {
+      id: 'match',
+      name: 'Match',
+      private: false,
+      ttlSeconds: 60,
+      createdAt: new Date().toISOString(),
+      ...record,
+    };
+    await store.createRoom(full);
+    return new RoomActor(
+      full,
+      { lastSeq: 0, invited: [], ready: Promise.resolve() },
+      {
+        dispatcher,
+        delivery: delivery.asService(),
+        store,
+        users: onlineUsers,
+        noticeIntervalMs: 0,
+        onExpired: (_room, closed) => void expired.push(closed),
+      },
+    );
+  }
+
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    dispatcher = new Dispatcher({ monitorEventLoop: false });
+    dispatcher.start();
+    delivery = new RecordingDelivery();
+    store = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    expired = [];
+  });
+
+  afterEach(async () => {
+    jest.useRealTimers();
+    await dispatcher.close(1000);
+  });
+
+  it('should close itself once empty for its TTL from the start, telling nobody', async () => {
+    const sut = await makeRoom();
+
+    await jest.advanceTimersByTimeAsync(59_999);
+    expect(expired).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+
+    expect(expired).toHaveLength(1);
+    await expired[0];
+    expect(sut.stopped).toBe(true);
+    expect(delivery.toRoom).toEqual([]);
+    expect(delivery.channels).toEqual(['close match']);
+    expect(await store.loadRooms()).toEqual([]);
+    await expect(sut.join(alice)).rejects.toBeInstanceOf(RoomNotFoundError);
+  });
+
+  it('should not close while someone is in it, and count again from the last leave', async () => {
+    const sut = await makeRoom();
+    await jest.advanceTimersByTimeAsync(30_000);
+    await sut.join(alice);
+    await sut.join(bob);
+
+    await jest.advanceTimersByTimeAsync(120_000);
+    await sut.leave(alice);
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(expired).toHaveLength(0);
+    await sut.leave(bob);
+    await jest.advanceTimersByTimeAsync(59_999);
+    expect(expired).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+
+    expect(expired).toHaveLength(1);
+    await expired[0];
+    expect(sut.stopped).toBe(true);
+  });
+
+  it('should keep a room that someone joins in the last moment, even with its expiry due', async () => {
+    const sut = await makeRoom();
+    await jest.advanceTimersByTimeAsync(59_999);
+
+    // Queued before the due expiry enters the mailbox: the expiry finds a member and stands down.
+    const joined = sut.join(alice);
+    await jest.advanceTimersByTimeAsync(1);
+    await joined;
+    await jest.advanceTimersByTimeAsync(600_000);
+
+    expect(expired).toHaveLength(0);
+    expect(sut.stopped).toBe(false);
+    await expect(sut.snapshot()).resolves.toMatchObject({ members: ['alice'] });
+  });
+
+  it('should answer a close queued behind a due expiry with that same close', async () => {
+    const sut = await makeRoom();
+    await jest.advanceTimersByTimeAsync(59_999);
+
+    jest.advanceTimersByTime(1); // the expiry enters the mailbox, not yet run
+    const closing = sut.close(); // a DELETE that found the room just before it expired
+    await jest.advanceTimersByTimeAsync(0);
+
+    await expect(closing).resolves.toBeUndefined();
+    expect(expired).toHaveLength(1);
+    expect(await store.loadRooms()).toEqual([]);
+  });
+
+  it('should never close a room without a TTL', async () => {
+    const sut = await makeRoom({ ttlSeconds: undefined });
+    await sut.join(alice);
+    await sut.leave(alice);
+
+    await jest.advanceTimersByTimeAsync(30 * 24 * 3600 * 1000);
+
+    expect(expired).toHaveLength(0);
+    expect(sut.stopped).toBe(false);
+  });
+
+  it('should not fire after being closed', async () => {
+    const sut = await makeRoom();
+    await sut.close();
+
+    await jest.advanceTimersByTimeAsync(120_000);
+
+    expect(expired).toHaveLength(0);
+    expect(dispatcher.metrics().delayedPending).toBe(0);
+  });
+});
