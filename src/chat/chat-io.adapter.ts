@@ -1,4 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
@@ -19,6 +20,11 @@ export class ChatIoAdapter extends IoAdapter {
       maxHttpBufferSize: this.config.maxHttpBufferSize,
       perMessageDeflate: false,
       connectTimeout: this.config.handshakeTimeoutMs,
+      // CORS does not cover WebSocket upgrades: browsers send Origin, so it is checked here.
+      allowRequest: (
+        request: IncomingMessage,
+        callback: (err: string | null, ok: boolean) => void,
+      ) => callback(null, this.#originAllowed(request)),
       cors: {
         origin:
           this.config.corsOrigins.length > 0
@@ -32,5 +38,23 @@ export class ChatIoAdapter extends IoAdapter {
       raw.request = null;
     });
     return server;
+  }
+
+  /**
+   * Clients that are not browsers send no Origin and pass. A browser's page may connect from
+   * the service's own origin, from CORS_ORIGINS, or from anywhere outside production when
+   * CORS_ORIGINS is empty.
+   */
+  #originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    const allowed = this.config.corsOrigins;
+    if (allowed.length === 0 && !this.config.production) return true;
+    if (allowed.includes(origin)) return true;
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
   }
 }

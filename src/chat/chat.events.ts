@@ -82,6 +82,17 @@ export interface RoomInviteInput {
   roomId: string;
   userId: string;
 }
+/** Owner moderation (an addition): the user leaves and its invitation ends. */
+export interface RoomKickInput {
+  roomId: string;
+  userId: string;
+}
+/** Owner moderation (an addition): `seconds` 0 lifts a mute. */
+export interface RoomMuteInput {
+  roomId: string;
+  userId: string;
+  seconds: number;
+}
 export interface RoomMessageInput {
   roomId: string;
   content: string;
@@ -116,6 +127,8 @@ export interface ClientEventContract {
   'room:join': { input: RoomJoinInput; result: RoomJoinResult };
   'room:leave': { input: RoomRefInput; result: Record<never, never> };
   'room:invite': { input: RoomInviteInput; result: Record<never, never> };
+  'room:kick': { input: RoomKickInput; result: Record<never, never> };
+  'room:mute': { input: RoomMuteInput; result: { mutedUntil?: string } };
   'room:message': { input: RoomMessageInput; result: { message: ChatMessage } };
   'room:history': { input: RoomHistoryInput; result: { messages: ChatMessage[] } };
   'private:message': { input: DirectMessageInput; result: { message: ChatMessage } };
@@ -147,10 +160,16 @@ export interface TypingEvent {
   user: UserRef;
 }
 
+/** Sent to every client when the server begins a graceful shutdown (an addition). */
+export interface ShutdownNotice {
+  message: string;
+}
+
 export interface ServerToClientEvents {
   message: (message: ChatMessage) => void;
   typing: (event: TypingEvent) => void;
   'chat:error': (error: ChatErrorEvent) => void;
+  'server:shutdown': (notice: ShutdownNotice) => void;
 }
 
 /** What the handshake leaves on `socket.data`: the only source of identity. */

@@ -10,7 +10,9 @@ import { AuthError, AuthService } from '../auth/auth.service.js';
 import { ChatError, InvalidPayloadError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService, userChannel, type ChatServer } from '../delivery/delivery.service.js';
+import { SlowConsumers } from '../delivery/slow-consumers.js';
 import { DispatcherError, MailboxFullError, NotAcceptingError } from '../dispatcher/index.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type {
   ClientEventName,
   ClientToServerEvents,
@@ -20,6 +22,7 @@ import type {
   SocketData,
   UserRef,
 } from './chat.events.js';
+import { Admission, type AdmissionRefusal } from './admission.js';
 import { isClientEvent, PAYLOAD_PARSERS, type PayloadLimits } from './chat.schemas.js';
 import { ChatService } from './chat.service.js';
 import { Sequencer } from './sequencer.js';
@@ -58,6 +61,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly chat: ChatService,
     private readonly auth: AuthService,
     private readonly delivery: DeliveryService,
+    private readonly metrics: MetricsService,
+    private readonly admission: Admission,
+    private readonly slowConsumers: SlowConsumers,
     config: AppConfig,
   ) {
     this.#limits = { maxMessageLength: config.maxMessageLength };
@@ -67,6 +73,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       'room:join': (user, input) => chat.joinRoom(user, input),
       'room:leave': (user, input) => chat.leaveRoom(user, input),
       'room:invite': (user, input) => chat.invite(user, input),
+      'room:kick': (user, input) => chat.kick(user, input),
+      'room:mute': (user, input) => chat.mute(user, input),
       'room:message': (user, input) => chat.roomMessage(user, input),
       'room:history': (user, input) => chat.history(user, input),
       'private:message': (user, input) => chat.privateMessage(user, input),
@@ -78,15 +86,24 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   afterInit(server: ChatServer): void {
     this.delivery.attach(server);
+    this.slowConsumers.watch(() => server.sockets.sockets.values());
     server.use((socket, next) => {
+      const { address, headers } = socket.handshake;
+      // Counted before the token is even read: a storm costs as little as possible.
+      const overRate = this.admission.admitAddress(this.admission.addressOf(address, headers));
+      if (overRate !== undefined) return next(this.#refusal(overRate));
       this.auth.authenticate(socket.handshake.auth).then(
         (user) => {
+          const openSockets = server.sockets.adapter.rooms.get(userChannel(user.id))?.size ?? 0;
+          const tooMany = this.admission.admitUser(openSockets);
+          if (tooMany !== undefined) return next(this.#refusal(tooMany));
           socket.data.user = user;
           next();
         },
         (error: unknown) => {
           if (error instanceof AuthError) {
             this.#logger.debug(`handshake refused: ${error.code} (${error.reason})`);
+            this.metrics.handshakeRefused(error.code);
             next(new Error(error.code));
           } else {
             this.#logger.error(`handshake failed: ${String(error)}`);
@@ -97,19 +114,28 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     });
   }
 
+  #refusal(code: AdmissionRefusal): Error {
+    this.#logger.debug(`handshake refused: ${code}`);
+    this.metrics.handshakeRefused(code);
+    return new Error(code);
+  }
+
   handleConnection(socket: ChatSocket): void {
     const user = socket.data.user;
     socket.join(userChannel(user.id));
     const sequencer = new Sequencer(MAX_PENDING_PER_SOCKET);
     sequencer.run(() => this.chat.connect(socket.id, user));
     // One listener for every event keeps per-connection memory small.
-    socket.onAny((event: string, ...args: unknown[]) => {
+    socket.onAny((rawEvent: unknown, ...args: unknown[]) => {
+      // socket.io passes a numeric event name through as a number.
+      const event = String(rawEvent);
+      const receivedAt = this.metrics.received(event);
       const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
       if (!isClientEvent(event)) {
         // In turn with the events sent before it, like any other reply.
         void sequencer
           .run(() => undefined)
-          .then(() => this.#send(socket, event, ack, this.#unknownEvent(event)));
+          .then(() => this.#send(socket, event, ack, this.#unknownEvent(event), receivedAt));
         return;
       }
       void sequencer
@@ -118,7 +144,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
           (data) => ({ ok: true as const, ...(data as object) }),
           (error: unknown) => ({ ok: false as const, error: this.#errorBody(event, error) }),
         )
-        .then((reply) => this.#send(socket, event, ack, reply));
+        .then((reply) => this.#send(socket, event, ack, reply, receivedAt));
     });
   }
 
@@ -145,7 +171,14 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   /** The ack when there is one; otherwise only an error is sent, as chat:error. */
-  #send(socket: ChatSocket, event: string, ack: unknown, reply: Reply<object>): void {
+  #send(
+    socket: ChatSocket,
+    event: string,
+    ack: unknown,
+    reply: Reply<object>,
+    receivedAt: number,
+  ): void {
+    this.metrics.replied(event, receivedAt, reply);
     if (typeof ack === 'function') {
       (ack as (reply: Reply<object>) => void)(reply);
     } else if (!reply.ok) {

@@ -4,11 +4,12 @@ import { DeliveryModule } from '../delivery/delivery.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { StoreModule } from '../store/store.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { Admission } from './admission.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ChatService } from './chat.service.js';
 
 @Module({
   imports: [AuthModule, DeliveryModule, RoomsModule, StoreModule, UsersModule],
-  providers: [ChatGateway, ChatService],
+  providers: [Admission, ChatGateway, ChatService],
 })
 export class ChatModule {}

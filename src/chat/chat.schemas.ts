@@ -16,6 +16,8 @@ export interface PayloadLimits {
 
 export const HISTORY_LIMIT_DEFAULT = 50;
 export const HISTORY_LIMIT_MAX = 200;
+/** The longest mute an owner may give: a year. */
+export const MUTE_SECONDS_MAX = 365 * 24 * 3600;
 
 /**
  * Reads one payload field by field. Every INVALID_PAYLOAD problem is found before a
@@ -76,6 +78,15 @@ class PayloadReader {
     if (value === undefined) return undefined;
     if (!Number.isSafeInteger(value) || (value as number) < 0) {
       throw new InvalidPayloadError(`${key} must be an integer >= 0`);
+    }
+    return value as number;
+  }
+
+  /** A required integer within [min, max]. */
+  integer(key: string, min: number, max: number): number {
+    const value = this.#value(key, true);
+    if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+      throw new InvalidPayloadError(`${key} must be an integer from ${min} to ${max}`);
     }
     return value as number;
   }
@@ -169,6 +180,18 @@ export const PAYLOAD_PARSERS: Parsers = {
   'room:invite': (raw) => {
     const p = new PayloadReader(raw);
     return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
+  },
+  'room:kick': (raw) => {
+    const p = new PayloadReader(raw);
+    return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
+  },
+  'room:mute': (raw) => {
+    const p = new PayloadReader(raw);
+    return p.done({
+      roomId: p.id('roomId'),
+      userId: p.userId('userId'),
+      seconds: p.integer('seconds', 0, MUTE_SECONDS_MAX),
+    });
   },
   'room:message': (raw, limits) => {
     const p = new PayloadReader(raw);

@@ -6,7 +6,8 @@ import type {
   DirectMessageInput,
   UserRef,
 } from './chat.events.js';
-import { BusyError, UserOfflineError } from '../common/errors.js';
+import { BusyError, ForbiddenError, UserOfflineError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
 import { createMessage } from '../common/messages.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
@@ -26,6 +27,7 @@ export class ChatService {
     private readonly rooms: RoomsService,
     private readonly delivery: DeliveryService,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly config: AppConfig,
   ) {}
 
   /** A socket authenticated as `user` connected (its user channel already joined). */
@@ -41,11 +43,14 @@ export class ChatService {
     return { rooms: await this.rooms.list(user.id) };
   }
 
-  createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {
+  async createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {
+    await this.#requireRoomSlot(user, input.roomId);
     return this.rooms.create(user, input);
   }
 
-  joinRoom(user: UserRef, input: ClientEventInput<'room:join'>) {
+  async joinRoom(user: UserRef, input: ClientEventInput<'room:join'>) {
+    this.rooms.get(input.roomId); // an unknown room is NOT_FOUND before any FORBIDDEN
+    await this.#requireRoomSlot(user, input.roomId);
     return this.rooms.join(user, input.roomId, { since: input.since });
   }
 
@@ -57,6 +62,15 @@ export class ChatService {
   async invite(user: UserRef, input: ClientEventInput<'room:invite'>) {
     await this.rooms.invite(user.id, input.roomId, input.userId);
     return {};
+  }
+
+  async kick(user: UserRef, input: ClientEventInput<'room:kick'>) {
+    await this.rooms.kick(user.id, input.roomId, input.userId);
+    return {};
+  }
+
+  mute(user: UserRef, input: ClientEventInput<'room:mute'>) {
+    return this.rooms.mute(user.id, input.roomId, input.userId, input.seconds);
   }
 
   async roomMessage(user: UserRef, input: ClientEventInput<'room:message'>) {
@@ -92,6 +106,15 @@ export class ChatService {
 
   listUsers(): ClientEventResult<'user:list'> {
     return { users: this.users.list() };
+  }
+
+  /** MAX_ROOMS_PER_USER: checked at join, so tabs joining at once may pass it by a few. */
+  async #requireRoomSlot(user: UserRef, roomId: string): Promise<void> {
+    const max = this.config.maxRoomsPerUser;
+    const actor = this.users.get(user.id);
+    if (actor !== undefined && !(await actor.hasRoomFor(roomId, max))) {
+      throw new ForbiddenError(`you are in ${max} rooms, the most allowed: leave one first`);
+    }
   }
 
   /** Any event counts as activity for the idle timeout. */

@@ -18,6 +18,7 @@ import {
 import { Deque } from './deque.js';
 import { TimerHeap } from './timer-heap.js';
 
+const noop = (): void => undefined;
 export interface DispatcherOptions {
   /** Worker loops: how many actors may be inside an async job at once. */
   workers: number;
@@ -254,15 +255,18 @@ export class Dispatcher {
     return new Promise<T>((resolve, reject) => {
       const refused = this.submit(cell, () => {
         currentChain = chain;
+        // An error is the answer, handed to the asker: the job itself did not fail.
         try {
           const result = fn();
           resolve(result);
           // The actor waits for an async answer before its next job, like any async job,
           // unless detached: then the answer settles later and the mailbox moves on.
-          return !detached && isThenable(result) ? result : undefined;
+          return !detached && isThenable(result)
+            ? Promise.resolve(result).then(noop, noop)
+            : undefined;
         } catch (error) {
           reject(error);
-          throw error;
+          return undefined;
         } finally {
           currentChain = undefined;
         }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { RecordingDelivery } from '../../test/support/fakes.js';
 import type { ChatMessage, UserRef } from '../chat/chat.events.js';
 import { Dispatcher } from '../dispatcher/index.js';
@@ -66,6 +66,35 @@ describe(RoomActor.name, () => {
     expect(broadcast).toEqual(Array.from({ length: 52 }, (_, i) => i + 1));
   });
 
+  it('should let a muted member speak again once the mute ends', async () => {
+    // Only the clock is fake: the mute compares against Date.now().
+    jest.useFakeTimers({
+      doNotFake: [
+        'setImmediate',
+        'nextTick',
+        'queueMicrotask',
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'performance',
+      ],
+    });
+    try {
+      const sut = await makeRoom({ owner: 'alice' });
+      await sut.join(alice);
+      await sut.join(bob);
+      await sut.mute('alice', 'bob', 60);
+      await expect(sut.post(bob, 'now?')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      jest.setSystemTime(Date.now() + 59_000);
+      await expect(sut.post(bob, 'now?')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      jest.setSystemTime(Date.now() + 1_001);
+      await expect(sut.post(bob, 'now')).resolves.toMatchObject({ content: 'now' });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('should broadcast in seq order even when the store confirms writes out of order', async () => {
     const slowFirst = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
     const append = slowFirst.appendRoomEvent.bind(slowFirst);
@@ -84,6 +113,27 @@ describe(RoomActor.name, () => {
       'two',
       'three',
     ]);
+  });
+
+  it('should not keep a member whose room_join could not be stored', async () => {
+    const flaky = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = flaky.appendRoomEvent.bind(flaky);
+    let failNext = true;
+    flaky.appendRoomEvent = async (event: ChatMessage, send) => {
+      if (event.type === 'room_join' && event.user?.id === 'bob' && failNext) {
+        failNext = false;
+        throw new Error('disk hiccup');
+      }
+      return append(event, send);
+    };
+    const sut = await makeRoom({}, flaky);
+    await sut.join(alice);
+    await expect(sut.join(bob)).rejects.toThrow('disk hiccup');
+    await expect(sut.post(bob, 'am I in?')).rejects.toMatchObject({ code: 'NOT_MEMBER' });
+    expect((await sut.snapshot()).members).toEqual(['alice']);
+    // Trying again works, with the seq the failed join would have had.
+    const { messages } = await sut.join(bob);
+    expect(messages.at(-1)).toMatchObject({ type: 'room_join', seq: 2 });
   });
 
   it('should renumber once after a failed write, even when later failures arrive late', async () => {

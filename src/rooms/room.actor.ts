@@ -2,7 +2,12 @@ import type { ChatMessage, RoomJoinResult, UserRef } from '../chat/chat.events.j
 import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../common/errors.js';
 import { createMessage } from '../common/messages.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
-import { Actor, type Dispatcher, NotAcceptingError } from '../dispatcher/index.js';
+import {
+  Actor,
+  type Dispatcher,
+  NotAcceptingError,
+  type TimerHandle,
+} from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, SendRecord } from '../store/message-store.js';
 import type { UsersService } from '../users/users.service.js';
 
@@ -15,6 +20,13 @@ export interface RoomActorDeps {
   store: MessageStore;
   users: UsersService;
   noticeIntervalMs: number;
+  /** A room:join past this many members answers FORBIDDEN (no limit when absent). */
+  maxMembers?: number;
+  /**
+   * A room with a TTL closed itself after being empty that long (already closed: no member
+   * got anything, it had none); `closed` settles once its deletion is written.
+   */
+  onExpired?: (room: RoomActor, closed: Promise<void>) => void;
 }
 
 export interface RoomSummaryView {
@@ -24,6 +36,15 @@ export interface RoomSummaryView {
   private: boolean;
   /** Whether the asking user may see it in room:list. */
   visible: boolean;
+}
+
+/** What a room was made with; none of it changes in the room's life. */
+export interface RoomSettings {
+  id: string;
+  name: string;
+  private: boolean;
+  owner?: string;
+  ttlSeconds?: number;
 }
 
 export interface RoomSnapshot {
@@ -62,9 +83,17 @@ export class RoomActor extends Actor {
   #epoch = 0;
   readonly #members = new Map<string, UserRef>();
   readonly #invited: Set<string>;
+  /** Muted users and when their mute ends (ms since epoch); kept in memory only. */
+  readonly #mutedUntil = new Map<string, number>();
   /** Settles when every event handed to the store so far is durable and broadcast. */
   #delivered: Promise<void>;
   #closed = false;
+  /** Set once closed: settles when the room's deletion is written. */
+  #closing: Promise<void> | undefined;
+  /** Armed while a room with a TTL is empty; see #armExpiry. */
+  #expiry: TimerHandle | undefined;
+  /** Bumped on every arm and disarm, so an expiry already in the mailbox can tell it is stale. */
+  #expiryGeneration = 0;
 
   constructor(
     record: RoomRecord,
@@ -79,10 +108,21 @@ export class RoomActor extends Actor {
     this.#delivered = state.ready;
     this.#writesAfter = state.writesAfter;
     if (deps.noticeIntervalMs > 0) this.every(deps.noticeIntervalMs, () => this.#heartbeat());
+    // Every room starts empty (membership does not survive a restart): the countdown starts now.
+    this.#armExpiry();
   }
 
   get isPrivate(): boolean {
     return this.#record.private;
+  }
+
+  /** The room's settings: fixed at creation, so readable outside the room's jobs. */
+  get settings(): RoomSettings {
+    const { id, name, private: isPrivate, owner, ttlSeconds } = this.#record;
+    const settings: RoomSettings = { id, name, private: isPrivate };
+    if (owner !== undefined) settings.owner = owner;
+    if (ttlSeconds !== undefined) settings.ttlSeconds = ttlSeconds;
+    return settings;
   }
 
   join(user: UserRef, options: JoinOptions = {}): Promise<RoomJoinResult> {
@@ -93,15 +133,22 @@ export class RoomActor extends Actor {
     return this.#request(() => this.#leave(user));
   }
 
-  /** Removed by the admin API (or a moderator): the user leaves and its invitation ends. */
+  /** Removed by the admin API: the user leaves and its invitation ends. */
   remove(user: UserRef): Promise<void> {
     return this.#request(() => {
       this.#requireOpen();
-      const revoked = this.#invited.delete(user.id)
-        ? this.deps.store.removeInvite(this.id, user.id)
-        : undefined;
-      return Promise.all([revoked, this.#leave(user)]).then(() => undefined);
+      return this.#remove(user, `${user.name} was removed from ${this.#record.name}`);
     });
+  }
+
+  /** The owner removes a user: as `remove`, refused to anyone else. */
+  kick(byUserId: string, userId: string): Promise<void> {
+    return this.#request(() => this.#kick(byUserId, userId));
+  }
+
+  /** The owner mutes a user for `seconds` (0 lifts it); answers when the mute ends. */
+  mute(byUserId: string, userId: string, seconds: number): Promise<{ mutedUntil?: string }> {
+    return this.#request(() => this.#mute(byUserId, userId, seconds));
   }
 
   invite(byUserId: string, userId: string): Promise<void> {
@@ -158,6 +205,11 @@ export class RoomActor extends Actor {
     if (!already && this.#record.private && !byAdmin && !this.#mayEnter(user.id)) {
       throw new ForbiddenError(`room ${this.id} is private: an invitation is needed`);
     }
+    const { maxMembers = Infinity } = this.deps;
+    // The admin API may place more: a game server's match is sized by the game server.
+    if (!already && !byAdmin && this.#members.size >= maxMembers) {
+      throw new ForbiddenError(`room ${this.id} is full (${maxMembers} members)`);
+    }
     let invited: Promise<void> | undefined;
     if (byAdmin && this.#record.private && !this.#invited.has(user.id)) {
       this.#invited.add(user.id);
@@ -166,11 +218,14 @@ export class RoomActor extends Actor {
     let durable = this.#delivered;
     if (!already) {
       this.#members.set(user.id, user);
+      this.#disarmExpiry();
       const event = this.#event('room_join', user, `${user.name} joined ${this.#record.name}`);
       durable = this.#persist(event, undefined, () => {
         this.deps.delivery.joinChannel(user.id, this.id);
         this.deps.delivery.toRoom(this.id, event);
       });
+      // A join that was never stored never happened: the joiner gets the error, not a seat.
+      durable.catch(() => this.enqueue(() => this.#undoJoin(user)));
       // The user actor keeps the rooms it is in; if it is already gone, leave again.
       if (!this.deps.users.get(user.id)?.noteJoined(this.id)) this.enqueue(() => this.#leave(user));
     }
@@ -188,10 +243,18 @@ export class RoomActor extends Actor {
       .then(({ events, complete }) => ({ room, messages: events, complete }));
   }
 
-  #leave(user: UserRef): Promise<void> {
-    if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
+  #undoJoin(user: UserRef): void {
+    if (this.#closed || this.#members.get(user.id) !== user) return;
+    this.#members.delete(user.id);
     this.deps.users.get(user.id)?.noteLeft(this.id);
-    const event = this.#event('room_leave', user, `${user.name} left ${this.#record.name}`);
+    this.#armExpiry();
+  }
+
+  #leave(user: UserRef, content = `${user.name} left ${this.#record.name}`): Promise<void> {
+    if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
+    this.#armExpiry();
+    this.deps.users.get(user.id)?.noteLeft(this.id);
+    const event = this.#event('room_leave', user, content);
     return this.#persist(event, undefined, () => {
       // To the channel first, so the leaver gets its own room_leave.
       this.deps.delivery.toRoom(this.id, event);
@@ -209,8 +272,37 @@ export class RoomActor extends Actor {
     return this.deps.store.addInvite(this.id, userId);
   }
 
+  #remove(user: UserRef, content: string): Promise<void> {
+    const revoked = this.#invited.delete(user.id)
+      ? this.deps.store.removeInvite(this.id, user.id)
+      : undefined;
+    return Promise.all([revoked, this.#leave(user, content)]).then(() => undefined);
+  }
+
+  #kick(byUserId: string, userId: string): Promise<void> {
+    this.#requireOpen();
+    this.#requireModerator(byUserId, userId, 'kick');
+    const user = this.#members.get(userId) ?? { id: userId, name: userId };
+    return this.#remove(user, `${user.name} was kicked from ${this.#record.name}`);
+  }
+
+  #mute(byUserId: string, userId: string, seconds: number): { mutedUntil?: string } {
+    this.#requireOpen();
+    this.#requireModerator(byUserId, userId, 'mute');
+    const name = this.#members.get(userId)?.name ?? userId;
+    if (seconds === 0) {
+      if (this.#mutedUntil.delete(userId)) void this.#notice(`${name} may speak again`);
+      return {};
+    }
+    const until = Date.now() + seconds * 1000;
+    this.#mutedUntil.set(userId, until);
+    void this.#notice(`${name} was muted for ${seconds} s`);
+    return { mutedUntil: new Date(until).toISOString() };
+  }
+
   #post(user: UserRef, content: string, clientMsgId: string | undefined): Promise<ChatMessage> {
     this.#requireOpen();
+    this.#requireNotMuted(user.id);
     this.#requireMember(user.id);
     const message = createMessage('room_chat', {
       roomId: this.id,
@@ -246,18 +338,47 @@ export class RoomActor extends Actor {
   }
 
   #close(): Promise<void> {
-    this.#requireOpen();
+    // A close queued before the room expired answers with that one.
+    if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
+    this.#disarmExpiry();
     const leaves = [...this.#members.values()].map((user) => {
       this.deps.users.get(user.id)?.noteLeft(this.id);
       return this.#event('room_leave', user, `${user.name} left: ${this.#record.name} was closed`);
     });
     this.#members.clear();
     this.stop();
-    return this.#chain(() => {
+    this.#closing = this.#chain(() => {
       for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
       this.deps.delivery.closeChannel(this.id);
     }).then(() => this.deps.store.deleteRoom(this.id));
+    return this.#closing;
+  }
+
+  /**
+   * A room with a TTL closes once it has been empty that long: armed when the room starts
+   * and whenever its last member leaves, disarmed when someone joins.
+   */
+  #armExpiry(): void {
+    const ttlSeconds = this.#record.ttlSeconds;
+    if (ttlSeconds === undefined || this.#closed || this.#members.size > 0) return;
+    this.#disarmExpiry();
+    const generation = this.#expiryGeneration;
+    this.#expiry = this.enqueueAfter(ttlSeconds * 1000, () => this.#expire(generation));
+  }
+
+  #disarmExpiry(): void {
+    this.#expiryGeneration++;
+    this.#expiry?.cancel();
+    this.#expiry = undefined;
+  }
+
+  #expire(generation: number): void {
+    // Stale: someone joined (and maybe left, re-arming) after this job was queued.
+    if (generation !== this.#expiryGeneration || this.#closed || this.#members.size > 0) return;
+    this.#expiry = undefined;
+    const closed = this.#close();
+    this.deps.onExpired?.(this, closed);
   }
 
   // ---- helpers ---------------------------------------------------------------------------
@@ -306,6 +427,26 @@ export class RoomActor extends Actor {
 
   #requireOpen(): void {
     if (this.#closed) throw new RoomNotFoundError(this.id);
+  }
+
+  /** Only the owner moderates, and not itself. */
+  #requireModerator(byUserId: string, userId: string, action: string): void {
+    if (this.#record.owner !== byUserId) {
+      throw new ForbiddenError(`only the owner of room ${this.id} may ${action}`);
+    }
+    if (userId === byUserId) throw new ForbiddenError(`the owner cannot ${action} itself`);
+  }
+
+  #requireNotMuted(userId: string): void {
+    const until = this.#mutedUntil.get(userId);
+    if (until === undefined) return;
+    if (until <= Date.now()) {
+      this.#mutedUntil.delete(userId);
+      return;
+    }
+    throw new ForbiddenError(
+      `you are muted in room ${this.id} until ${new Date(until).toISOString()}`,
+    );
   }
 
   #requireMember(userId: string): void {

@@ -15,9 +15,34 @@ import { UsersService } from '../users/users.service.js';
 import {
   RoomActor,
   type JoinOptions,
+  type RoomSettings,
   type RoomSnapshot,
   type RoomStartState,
 } from './room.actor.js';
+
+/** A room as the admin API makes it: no owner; a TTL closes it once empty that long. */
+export interface AdminRoomInput {
+  id: string;
+  name?: string;
+  private?: boolean;
+  ttlSeconds?: number;
+}
+
+/** A room as the admin API shows it; `ttlSeconds` only when it has one. */
+export interface AdminRoomView {
+  id: string;
+  name: string;
+  private: boolean;
+  ttlSeconds?: number;
+}
+
+/** PUT of a room that exists with other settings. */
+export class RoomSettingsConflictError extends ChatError {
+  override readonly name = 'RoomSettingsConflictError';
+  constructor(roomId: string, differences: readonly string[]) {
+    super('ALREADY_EXISTS', `room ${roomId} exists with other settings: ${differences.join('; ')}`);
+  }
+}
 
 /** A default room cannot be closed. */
 export class DefaultRoomError extends ChatError {
@@ -105,18 +130,37 @@ export class RoomsService implements OnModuleInit {
     };
   }
 
-  /** Admin API: a room with no owner. */
-  createByAdmin(input: { id: string; name?: string; private?: boolean }): {
-    id: string;
-    name: string;
-    private: boolean;
-  } {
-    const record = this.#create({
+  /** Admin API: a room with no owner; ALREADY_EXISTS when the id is taken. */
+  createByAdmin(input: AdminRoomInput): AdminRoomView {
+    const record: Omit<RoomRecord, 'createdAt'> = {
       id: input.id,
       name: input.name ?? input.id,
       private: input.private ?? false,
-    });
-    return { id: record.id, name: input.name ?? input.id, private: record.isPrivate };
+    };
+    if (input.ttlSeconds !== undefined) record.ttlSeconds = input.ttlSeconds;
+    return adminView(this.#create(record).settings);
+  }
+
+  /**
+   * Admin API, safe to retry: creates the room (`created: true`) or confirms one that has
+   * exactly these settings (`created: false`); other settings, or an owner, are a conflict.
+   */
+  putByAdmin(input: AdminRoomInput): { created: boolean; room: AdminRoomView } {
+    const existing = this.#rooms.get(input.id);
+    if (existing === undefined) return { created: true, room: this.createByAdmin(input) };
+    const have = existing.settings;
+    const differences: string[] = [];
+    const name = input.name ?? input.id;
+    if (have.name !== name) differences.push(`name is "${have.name}", not "${name}"`);
+    if (have.private !== (input.private ?? false))
+      differences.push(`private is ${String(have.private)}, not ${String(!have.private)}`);
+    if (have.ttlSeconds !== input.ttlSeconds)
+      differences.push(
+        `ttlSeconds is ${have.ttlSeconds ?? 'none'}, not ${input.ttlSeconds ?? 'none'}`,
+      );
+    if (have.owner !== undefined) differences.push('it was created by a user, who owns it');
+    if (differences.length > 0) throw new RoomSettingsConflictError(input.id, differences);
+    return { created: false, room: adminView(have) };
   }
 
   join(user: UserRef, roomId: string, options: JoinOptions = {}): Promise<RoomJoinResult> {
@@ -129,6 +173,14 @@ export class RoomsService implements OnModuleInit {
 
   invite(byUserId: string, roomId: string, userId: string): Promise<void> {
     return this.get(roomId).invite(byUserId, userId);
+  }
+
+  kick(byUserId: string, roomId: string, userId: string): Promise<void> {
+    return this.get(roomId).kick(byUserId, userId);
+  }
+
+  mute(byUserId: string, roomId: string, userId: string, seconds: number) {
+    return this.get(roomId).mute(byUserId, userId, seconds);
   }
 
   post(user: UserRef, roomId: string, content: string, clientMsgId?: string): Promise<ChatMessage> {
@@ -153,11 +205,7 @@ export class RoomsService implements OnModuleInit {
     if (this.config.defaultRooms.includes(roomId)) throw new DefaultRoomError(roomId);
     this.#rooms.delete(roomId);
     const closed = room.close();
-    const settled = closed.catch(() => undefined);
-    this.#closing.set(roomId, settled);
-    void settled.then(() => {
-      if (this.#closing.get(roomId) === settled) this.#closing.delete(roomId);
-    });
+    this.#noteClosing(roomId, closed);
     return closed;
   }
 
@@ -210,14 +258,45 @@ export class RoomsService implements OnModuleInit {
   }
 
   #add(record: RoomRecord, state: RoomStartState): RoomActor {
+    // Default rooms are never closed, whatever TTL a room of that id was stored with.
+    if (record.ttlSeconds !== undefined && this.config.defaultRooms.includes(record.id)) {
+      record = { ...record };
+      delete record.ttlSeconds;
+    }
     const room = new RoomActor(record, state, {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
       users: this.users,
       noticeIntervalMs: this.config.roomNoticeIntervalMs,
+      maxMembers: this.config.maxMembersPerRoom,
+      onExpired: (expired, closed) => this.#expired(expired, closed),
     });
     this.#rooms.set(record.id, room);
     return room;
   }
+
+  /** A room with a TTL closed itself (from its own job), exactly as DELETE would. */
+  #expired(room: RoomActor, closed: Promise<void>): void {
+    // Not in the directory: a DELETE already took it out and waits on the same close.
+    if (this.#rooms.get(room.id) !== room) return;
+    this.#rooms.delete(room.id);
+    this.#noteClosing(room.id, closed);
+    this.#logger.log(`room ${room.id} closed: empty for ${room.settings.ttlSeconds} s`);
+  }
+
+  /** A new room of this id writes its row only once the old one's deletion is written. */
+  #noteClosing(roomId: string, closed: Promise<void>): void {
+    const settled = closed.catch(() => undefined);
+    this.#closing.set(roomId, settled);
+    void settled.then(() => {
+      if (this.#closing.get(roomId) === settled) this.#closing.delete(roomId);
+    });
+  }
+}
+
+function adminView(settings: RoomSettings): AdminRoomView {
+  const view: AdminRoomView = { id: settings.id, name: settings.name, private: settings.private };
+  if (settings.ttlSeconds !== undefined) view.ttlSeconds = settings.ttlSeconds;
+  return view;
 }

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { TokenBucket } from '../common/token-bucket.js';
+import { AppConfig } from '../config/app-config.js';
+
+/** Refusal codes a handshake may get from admission (connect_error `message`). */
+export type AdmissionRefusal = 'RATE_LIMITED' | 'TOO_MANY_SOCKETS';
+
+interface AddressBucket {
+  bucket: TokenBucket;
+  lastSeen: number;
+}
+
+/**
+ * Who may open a socket, before any chat work is done for it: at most CONNECT_RATE_PER_IP
+ * new connections per address per CONNECT_RATE_WINDOW_MS, and at most MAX_SOCKETS_PER_USER
+ * open sockets per user on this instance.
+ */
+@Injectable()
+export class Admission {
+  readonly #addresses = new Map<string, AddressBucket>();
+  #sweptAt = Date.now();
+
+  constructor(private readonly config: AppConfig) {}
+
+  /** The client's address: the socket's peer, or X-Forwarded-For's first hop behind a proxy. */
+  addressOf(peer: string, headers: IncomingHttpHeaders): string {
+    if (!this.config.trustProxy) return peer;
+    const forwarded = headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    return first || peer;
+  }
+
+  /** Counts a new connection from `address`; RATE_LIMITED when it is over its rate. */
+  admitAddress(address: string, now = Date.now()): AdmissionRefusal | undefined {
+    const burst = this.config.connectRatePerIp;
+    if (burst === 0) return undefined;
+    const windowMs = this.config.connectRateWindowMs;
+    this.#forgetQuietAddresses(now, windowMs);
+    let entry = this.#addresses.get(address);
+    if (entry === undefined) {
+      entry = { bucket: new TokenBucket(burst, (burst * 1000) / windowMs, now), lastSeen: now };
+      this.#addresses.set(address, entry);
+    }
+    entry.lastSeen = now;
+    return entry.bucket.take(now) === 0 ? undefined : 'RATE_LIMITED';
+  }
+
+  /** TOO_MANY_SOCKETS when the user already holds the most sockets allowed. */
+  admitUser(openSockets: number): AdmissionRefusal | undefined {
+    return openSockets >= this.config.maxSocketsPerUser ? 'TOO_MANY_SOCKETS' : undefined;
+  }
+
+  /** An address quiet for a whole window has a full bucket again: no need to keep it. */
+  #forgetQuietAddresses(now: number, windowMs: number): void {
+    if (now - this.#sweptAt < windowMs) return;
+    this.#sweptAt = now;
+    for (const [address, entry] of this.#addresses) {
+      if (now - entry.lastSeen >= windowMs) this.#addresses.delete(address);
+    }
+  }
+}
