@@ -7,6 +7,7 @@
  *   npm run bench                                   # 1,000 clients, 10 rooms
  *   npm run bench -- --clients 100 --rooms 1        # fan-out
  *   npm run bench -- --clients 5000 --idle          # memory per idle connection
+ *   npm run bench -- --clients 15000 --idle --rooms 0   # connections only, no rooms
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
  *   npm run bench -- --json                         # machine-readable
  */
@@ -46,6 +47,10 @@ const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const PRIVATE_RATIO = Number(args['private-ratio']);
 const CONNECT_CONCURRENCY = 250;
+if (ROOMS < 1 && !args.idle) {
+  console.error('--rooms 0 (connections only) needs --idle');
+  process.exit(2);
+}
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -93,7 +98,7 @@ interface ServerHandle {
   pid: number;
   /** RSS in bytes after a full garbage collection in the server (bench/gc-probe.cjs). */
   retainedRss(): Promise<number>;
-  stop(): Promise<unknown>;
+  stop(): Promise<number | null>;
 }
 
 async function startServer(target: Target): Promise<ServerHandle> {
@@ -113,7 +118,18 @@ async function startServer(target: Target): Promise<ServerHandle> {
     }
     return rssBytes(pid);
   };
-  return { url, pid, retainedRss, stop: () => service.stop('SIGTERM') };
+  return { url, pid, retainedRss, stop: () => service.stop('SIGTERM', 30_000 + CLIENTS * 5) };
+}
+
+/** Resolves once the server has used under 5% of a core for 500 ms (at most 120 s). */
+async function serverQuiet(pid: number): Promise<void> {
+  const window = 500;
+  for (let waited = 0; waited < 120_000; waited += window) {
+    const before = cpuSeconds(pid);
+    await new Promise((resolve) => setTimeout(resolve, window));
+    if (cpuSeconds(pid) - before < (window / 1000) * 0.05) return;
+  }
+  progress('  server still busy after 120 s: reading memory anyway');
 }
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -155,7 +171,7 @@ function onDelivery(tracker: Tracker, message: ChatMessage): void {
 async function connectAll(
   url: string,
   tracker: Tracker,
-  counters: { connectErrors: number; disconnects: number },
+  counters: { connectErrors: number; disconnects: number; errors: number },
 ) {
   const clients: Client[] = new Array(CLIENTS);
   let connected = 0;
@@ -193,14 +209,26 @@ async function connectAll(
       progress(`  connecting ${bar(connected, CLIENTS)} ${connected}/${CLIENTS}`);
     }
   }
-  // Join in the same batches: each client one room.
-  for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
+  // Join in the same batches: each client one room. A failed join counts as an error.
+  let joined = 0;
+  for (let start = 0; ROOMS > 0 && start < CLIENTS; start += CONNECT_CONCURRENCY) {
     const joins = [];
     for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
       if (!clients[i].connected) continue;
-      joins.push(clients[i].timeout(30_000).emitWithAck('room:join', { roomId: roomOf(i) }));
+      joins.push(
+        clients[i]
+          .timeout(60_000)
+          .emitWithAck('room:join', { roomId: roomOf(i) })
+          .then(
+            (reply: Reply<object>) => (reply.ok ? joined++ : counters.errors++),
+            () => counters.errors++,
+          ),
+      );
     }
-    await Promise.allSettled(joins);
+    await Promise.all(joins);
+    if (joined % 1000 < CONNECT_CONCURRENCY || start + CONNECT_CONCURRENCY >= CLIENTS) {
+      progress(`  joining    ${bar(joined, CLIENTS)} ${joined}/${CLIENTS}`);
+    }
   }
   return clients;
 }
@@ -239,9 +267,13 @@ async function run(target: Target): Promise<LoadResult> {
   };
   const counters = { connectErrors: 0, disconnects: 0, errors: 0 };
   const rssBefore = await server.retainedRss();
+  const connectStarted = performance.now();
   const clients = await connectAll(server.url, tracker, counters);
-  // Let the server settle (presence notices, joins) before reading what it retains.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Presence notices and room_join fan-out may still be in flight: wait for a quiet server.
+  await serverQuiet(pid);
+  progress(
+    `  connected and settled in ${((performance.now() - connectStarted) / 1000).toFixed(1)} s`,
+  );
   const rssConnected = await server.retainedRss();
   const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / CLIENTS;
 
@@ -319,8 +351,12 @@ async function run(target: Target): Promise<LoadResult> {
   });
 
   const serverRssMb = rssBytes(pid) / 1024 / 1024;
+  const stopStarted = performance.now();
   for (const client of clients) client.disconnect();
-  await server.stop();
+  const exitCode = await server.stop();
+  progress(
+    `  stopped in ${((performance.now() - stopStarted) / 1000).toFixed(1)} s, exit code ${exitCode}`,
+  );
 
   const deliveries = tracker.receivedMeasured;
   const ms = (p: number): number => +(tracker.histogram.getValueAtPercentile(p) / 1000).toFixed(2);
@@ -384,7 +420,8 @@ async function main(): Promise<void> {
   const ours: Target = {
     name: 'actor-chat (SQLite)',
     script: 'dist/src/main.js',
-    env: { STORE: 'sqlite', DATA_DIR: dataDir, IDLE_TIMEOUT_MS: '0' },
+    // One address opens every connection here: the per-address connection rate is off.
+    env: { STORE: 'sqlite', DATA_DIR: dataDir, IDLE_TIMEOUT_MS: '0', CONNECT_RATE_PER_IP: '0' },
     createsRooms: true,
   };
   const bare: Target = {

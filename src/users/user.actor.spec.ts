@@ -10,8 +10,12 @@ const alice: UserRef = { id: 'alice', name: 'Alice' };
 
 class RecordingLifecycle implements UserLifecycle {
   readonly events: string[] = [];
+  presenceToEveryone = true;
   online(user: UserRef): void {
     this.events.push(`online ${user.id}`);
+  }
+  broadcastsPresence(): boolean {
+    return this.presenceToEveryone;
   }
   reachable(): void {}
   offline(user: UserRef, roomIds: string[]): void {
@@ -76,6 +80,18 @@ describe(UserActor.name, () => {
     await dispatcher.drain();
     expect(lifecycle.events).toEqual(['online alice', 'offline alice [general]', 'retired alice']);
     expect(delivery.toEveryone.map((m) => m.type)).toEqual(['user_connect', 'user_disconnect']);
+  });
+
+  it('should tell only itself of its connect when presence is not broadcast', async () => {
+    lifecycle.presenceToEveryone = false;
+    const sut = makeUser();
+    sut.attach('s1');
+    sut.detach('s1');
+    await dispatcher.drain();
+    expect(delivery.toEveryone).toEqual([]);
+    expect(delivery.toUsers.map((d) => [d.userIds, d.message.type])).toEqual([
+      [['alice'], 'user_connect'],
+    ]);
   });
 
   it('should not announce offline when a socket returns within the presence grace', async () => {

@@ -30,6 +30,8 @@ export interface UserSettings {
 /** How a user actor reports its lifecycle to the directory (UsersService). */
 export interface UserLifecycle {
   online(user: UserRef): void;
+  /** Whether presence goes to every online user now, or only to the subject (at scale). */
+  broadcastsPresence(): boolean;
   /** Whether the user has at least one socket now (false during presence grace). */
   reachable(user: UserRef, reachable: boolean): void;
   /** The user went offline: it leaves these rooms. */
@@ -109,6 +111,11 @@ export class UserActor extends Actor {
     });
   }
 
+  /** Whether the user is in `roomId` already or in fewer than `max` rooms. */
+  hasRoomFor(roomId: string, max: number): Promise<boolean> {
+    return this.ask(() => this.#rooms.has(roomId) || this.#rooms.size < max);
+  }
+
   noteJoined(roomId: string): boolean {
     return this.enqueue(() => this.#noteJoined(roomId));
   }
@@ -163,8 +170,10 @@ export class UserActor extends Actor {
     if (this.#phase === 'new') {
       this.#phase = 'online';
       this.deps.lifecycle.online(this.ref);
-      this.deps.delivery.toEveryone(
-        createMessage('user_connect', { user: this.ref, content: `${this.ref.name} connected` }),
+      this.#announce(
+        'user_connect',
+        `${this.ref.name} connected`,
+        this.deps.lifecycle.broadcastsPresence(),
       );
       this.#startIdleScan();
       this.#flushMemos();
@@ -190,15 +199,22 @@ export class UserActor extends Actor {
     this.#idleScan?.cancel();
     const rooms = [...this.#rooms];
     this.#rooms.clear();
+    // Counted with the subject still online, as its connect was.
+    const toEveryone = this.deps.lifecycle.broadcastsPresence();
     this.deps.lifecycle.offline(this.ref, rooms);
-    this.deps.delivery.toEveryone(
-      createMessage('user_disconnect', {
-        user: this.ref,
-        content: `${this.ref.name} disconnected`,
-      }),
-    );
+    this.#announce('user_disconnect', `${this.ref.name} disconnected`, toEveryone);
     this.stop();
     this.deps.lifecycle.retired(this);
+  }
+
+  /**
+   * Presence to every online user costs N deliveries a connect, N² for a connect storm;
+   * past the configured number of online users only the subject hears of its own connect.
+   */
+  #announce(type: 'user_connect' | 'user_disconnect', content: string, toEveryone: boolean): void {
+    const message = createMessage(type, { user: this.ref, content });
+    if (toEveryone) this.deps.delivery.toEveryone(message);
+    else if (type === 'user_connect') this.deps.delivery.toUsers([this.ref.id], message);
   }
 
   #send(

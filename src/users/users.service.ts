@@ -104,6 +104,11 @@ export class UsersService implements UserLifecycle {
     this.#logger.debug(`user ${user.id} online`);
   }
 
+  broadcastsPresence(): boolean {
+    const max = this.config.presenceBroadcastMaxUsers;
+    return max === 0 || this.#online.size <= max;
+  }
+
   reachable(user: UserRef, reachable: boolean): void {
     if (reachable) this.#reachable.set(user.id, user);
     else this.#reachable.delete(user.id);

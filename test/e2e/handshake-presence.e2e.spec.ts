@@ -317,6 +317,41 @@ describe('presence', () => {
     expect(bob.received.filter(connectOf('alice'))).toHaveLength(0);
   });
 
+  describe('past PRESENCE_BROADCAST_MAX_USERS online users', () => {
+    const small = useApp({ PRESENCE_BROADCAST_MAX_USERS: '2' });
+
+    it('should tell only the subject of its connect, and nobody of a disconnect', async () => {
+      const alice = await small.clients.as('alice', 'Alice');
+      const bob = await small.clients.as('bob', 'Bob');
+      await alice.waitFor(connectOf('bob'));
+
+      await bob.ok('room:join', { roomId: 'general' });
+      const carol = await small.clients.as('carol', 'Carol');
+      await carol.waitFor(connectOf('carol'));
+      await carol.ok('room:join', { roomId: 'general' });
+      // A later message from carol reaches alice after any presence notice would have.
+      const { message: pm } = await carol.ok('private:message', { to: 'alice', content: 'hi' });
+      await alice.waitFor(withId(pm.id));
+      expect(alice.received.filter(connectOf('carol'))).toHaveLength(0);
+      expect((await alice.ok('user:list')).users.map((u) => u.id).sort()).toEqual([
+        'alice',
+        'bob',
+        'carol',
+      ]);
+
+      carol.close();
+      await disconnected(carol);
+      await bob.waitFor(leaveOf('general', 'carol'));
+      const { message: marker } = await bob.ok('private:message', { to: 'alice', content: 'm' });
+      await alice.waitFor(withId(marker.id));
+      expect(alice.received.filter(disconnectOf('carol'))).toHaveLength(0);
+
+      // Back within the limit, presence goes to everyone again.
+      bob.close();
+      await alice.waitFor(disconnectOf('bob'));
+    });
+  });
+
   it('should deliver to every socket of a user and keep it online until its last socket closes', async () => {
     const alice = await h.clients.as('alice', 'Alice');
     const bob1 = await h.clients.as('bob', 'Bob');
