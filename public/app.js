@@ -6,7 +6,7 @@ const ACK_TIMEOUT_MS = 5000;
 const TYPING_EMIT_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 3000;
 const HISTORY_PAGE = 50;
-const SERVER_DROP_RETRY_MS = 2000; // socket.io does not reconnect by itself after a server kick
+const SERVER_DROP_RETRY_MS = 2000; // socket.io does not reconnect by itself after a server drop
 const AUTH_ERRORS = {
   UNAUTHORIZED: 'the token is missing, invalid or expired',
   INVALID_AUTH: 'the user id (1-64 of A-Z a-z 0-9 _ . -) or display name is not allowed',
@@ -34,6 +34,7 @@ const newId = () =>
 let socket; // undefined while signed out
 let me; // { id, name }
 let connectedOnce = false;
+let serverLeaving = false; // set by server:shutdown: its drop is worth retrying
 const timers = new Set(); // pending timeouts, cancelled on sign-out
 const convs = new Map(); // 'room:<id>' | 'user:<id>' -> conversation
 const online = new Map(); // user id -> name
@@ -106,6 +107,8 @@ function connect(auth) {
   socket.on('message', onMessage);
   socket.on('typing', onTyping);
   socket.on('chat:error', (e) => showError(`${e.event}: ${e.code} ${e.message}`));
+  // A server that is going away says so first: then its drop is worth retrying.
+  socket.on('server:shutdown', () => (serverLeaving = true));
 }
 
 function signOut(reason = '') {
@@ -153,8 +156,16 @@ function onConnectError(error) {
 }
 
 function onDisconnect(reason) {
+  if (reason === 'io server disconnect' && !serverLeaving) {
+    // Dropped on purpose (admin, idle timeout): coming straight back would undo it.
+    signOut('Disconnected by the server (idle for too long, or removed by an administrator).');
+    return;
+  }
   $('reconnect-banner').hidden = false;
-  if (reason === 'io server disconnect') later(SERVER_DROP_RETRY_MS, () => socket?.connect());
+  if (reason === 'io server disconnect') {
+    serverLeaving = false;
+    later(SERVER_DROP_RETRY_MS, () => socket?.connect());
+  }
 }
 
 // ---- conversations (tabs) ---------------------------------------------------------------

@@ -129,6 +129,7 @@ function main(): void {
         process.stderr.write(`cannot connect: ${code} (the server refused this identity)\n`);
         finish(2);
       },
+      onDropped: () => finish(3),
       onCurrentRoom: setPrompt,
     },
     out,

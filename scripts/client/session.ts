@@ -47,6 +47,8 @@ export interface SessionOptions {
   reconnectDelayMs: number;
   /** The handshake was refused (UNAUTHORIZED, INVALID_AUTH): the client should stop. */
   onRefused: (code: string) => void;
+  /** The server closed the connection on purpose (admin, idle timeout): the client should stop. */
+  onDropped: () => void;
   /** The current room changed (join, leave, kick). */
   onCurrentRoom?: (roomId: string | undefined) => void;
 }
@@ -74,6 +76,8 @@ export class ChatSession {
   #me: UserRef;
   #everConnected = false;
   #closing = false;
+  /** Set by server:shutdown: the server is going away, so its drop is worth retrying. */
+  #serverLeaving = false;
   #failedAttempts = 0;
   #manualRetries = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -98,6 +102,7 @@ export class ChatSession {
     this.#socket.on('message', (message) => this.#onMessage(message));
     this.#socket.on('typing', (event) => this.out.typing(event));
     this.#socket.on('chat:error', (e) => this.out.error(e.code, `${e.message} (${e.event})`));
+    this.#socket.on('server:shutdown', () => (this.#serverLeaving = true));
   }
 
   get url(): string {
@@ -257,6 +262,15 @@ export class ChatSession {
 
   #onDisconnect(reason: Socket.DisconnectReason): void {
     if (this.#closing) return;
+    if (reason === 'io server disconnect' && !this.#serverLeaving) {
+      // Dropped on purpose: coming straight back would undo what the server decided.
+      this.out.line(
+        this.out.paint('red', 'disconnected by the server (idle too long, or removed by an admin)'),
+      );
+      this.options.onDropped();
+      return;
+    }
+    this.#serverLeaving = false;
     this.out.line(this.out.paint('red', `disconnected (${explain(reason)}): reconnecting…`));
     // After a server-side disconnect socket.io-client does not retry by itself.
     if (!this.#socket.active) this.#scheduleConnect();

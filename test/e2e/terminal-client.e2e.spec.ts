@@ -4,10 +4,13 @@
  * users played by socket.io clients. Reconnecting goes through a TCP proxy that can cut the
  * client's connection or keep it away while the room moves on.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import type { RunningApp } from '../support/chat-app.js';
+import { Clients, startApp, type RunningApp } from '../support/chat-app.js';
 import { ClientProcess } from '../support/client-process.js';
 import { connectOf, disconnectOf, joinOf, leaveOf, useApp } from '../support/e2e.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -270,6 +273,16 @@ describe('terminal client', () => {
     expect(await client.exited()).toBe(2);
   });
 
+  it('should exit 3, not reconnect, when the server disconnects the user on purpose', async () => {
+    const bob = await h.clients.as('bob', '밥');
+    const alice = await t.connect(h.app.url);
+    expect(await post(h.app, '/api/users/alice/disconnect')).toBe(204);
+    await alice.waitFor(startsWith('disconnected by the server'));
+    expect(await alice.exited()).toBe(3);
+    await bob.waitFor(disconnectOf('alice'));
+    expect((await bob.ok('user:list')).users.map((u) => u.id)).toEqual(['bob']);
+  });
+
   it('should exit 1 on bad arguments', async () => {
     const client = t.start(['--url', h.app.url]);
     await client.waitFor(startsWith('give --user ID'), { stream: 'stderr' });
@@ -383,13 +396,6 @@ describe('terminal client losing its connection', () => {
     await alice.command('status', exactly('rooms:     #general (last seq 9, current)'));
   }
 
-  it('should recover exactly the missed events after the server closes its connection', async () => {
-    // socket.io-client does not reconnect by itself after a server-side disconnect.
-    await missThreeMessages(async () => {
-      expect(await post(h.app, '/api/users/alice/disconnect')).toBe(204);
-    }, 'closed by the server');
-  });
-
   it('should recover exactly the missed events after its connection drops', async () => {
     await missThreeMessages((proxy) => proxy.cut(), 'connection lost');
   });
@@ -451,5 +457,43 @@ describe('terminal client back after history was trimmed', () => {
       expect.stringMatching(printed('#general * 앨리스 joined general')),
       'reconnected: recovered 3 events in #general',
     ]);
+  });
+});
+
+describe('terminal client when its server shuts down', () => {
+  const t = useTerminals();
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-client-shutdown-'));
+  const apps: RunningApp[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close().catch(() => undefined)));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should reconnect to the service that takes over and recover what it missed', async () => {
+    const env = { STORE: 'sqlite', DATA_DIR: dataDir };
+    const first = await startApp(env);
+    apps.push(first);
+    const proxy = await t.proxy(first.url);
+    const alice = await t.connect(proxy.url);
+    await alice.command('join general', startsWith('joined #general:')); // seq 1
+
+    const away = alice.mark();
+    proxy.refuse(true);
+    await first.close(); // graceful: server:shutdown first, then the connection closes
+    await alice.waitFor(startsWith('disconnected ('), { from: away });
+
+    const second = await startApp(env);
+    apps.push(second);
+    const bob = new Clients(() => second.url);
+    const b = await bob.as('bob', '밥');
+    await b.ok('room:join', { roomId: 'general' });
+    await b.ok('room:message', { roomId: 'general', content: 'while you were away' });
+    proxy.retarget(second.url);
+    proxy.refuse(false);
+
+    await alice.waitFor(startsWith('reconnected: recovered'), { from: away });
+    await alice.waitFor(printed('#general 밥: while you were away'), { from: away });
+    await b.waitFor(joinOf('general', 'alice'));
+    bob.closeAll();
   });
 });

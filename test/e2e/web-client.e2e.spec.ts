@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { browserAvailable, launchBrowser } from '../support/browser.js';
 import { Clients, startApp, type RunningApp } from '../support/chat-app.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 const SECRET = 'web-client-e2e-secret-long-enough-for-hs256-0123456789';
 const SCREENSHOT = '/tmp/web-client.png';
@@ -20,6 +21,7 @@ run('web client', () => {
   let app: RunningApp | undefined;
   let clients: Clients | undefined;
   const contexts: BrowserContext[] = [];
+  const proxies: TcpProxy[] = [];
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
@@ -31,6 +33,7 @@ run('web client', () => {
   afterEach(async () => {
     clients?.closeAll();
     await Promise.all(contexts.splice(0).map((context) => context.close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
     await app?.close();
     app = undefined;
     // Uncaught errors in the page fail the test that caused them.
@@ -48,13 +51,13 @@ run('web client', () => {
   }
 
   /** A page of the web client in a browser context of its own (its own cookies, storage). */
-  async function openPage(): Promise<Page> {
+  async function openPage(url = app!.url): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 680 } });
     context.setDefaultTimeout(10_000);
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(app!.url);
+    await page.goto(url);
     return page;
   }
 
@@ -65,8 +68,8 @@ run('web client', () => {
     await page.getByTestId('signin-submit').click();
   }
 
-  async function as(userId: string, name: string): Promise<Page> {
-    const page = await openPage();
+  async function as(userId: string, name: string, url?: string): Promise<Page> {
+    const page = await openPage(url);
     await signIn(page, { userId, name });
     await page.getByTestId('chat-view').waitFor();
     return page;
@@ -257,7 +260,10 @@ run('web client', () => {
     'should show a banner while disconnected and recover what was missed on reconnect',
     async () => {
       const running = await start();
-      const alice = await as('alice', 'Alice');
+      // Alice's page reaches the server through a proxy that can drop her connection.
+      const proxy = await new TcpProxy().start(running.url);
+      proxies.push(proxy);
+      const alice = await as('alice', 'Alice', proxy.url);
       await join(alice, 'general');
       const bob = await clients!.as('bob', 'Bob');
       await bob.ok('room:join', { roomId: 'general' });
@@ -265,9 +271,10 @@ run('web client', () => {
       const banner = alice.getByTestId('reconnect-banner');
       expect(await banner.isHidden()).toBe(true);
 
-      const res = await fetch(`${running.url}/api/users/alice/disconnect`, { method: 'POST' });
-      expect(res.status).toBe(204);
+      proxy.refuse(true);
+      proxy.cut();
       await banner.waitFor();
+      await bob.waitFor((m) => m.type === 'room_leave' && m.user?.id === 'alice');
       // More than one page of events while alice is away (she left at seq 3): only a join
       // with since = her last seq brings back all of them.
       const away = Array.from({ length: 60 }, (_, i) => `away ${i + 1}`);
@@ -275,6 +282,7 @@ run('web client', () => {
         away.map((content) => bob.ok('room:message', { roomId: 'general', content })),
       );
 
+      proxy.refuse(false);
       await banner.waitFor({ state: 'hidden' });
       await row(alice, 'room:general', 'away 60').waitFor();
       const seen = await shownEvents(alice, 'room:general');
@@ -286,6 +294,23 @@ run('web client', () => {
       // Still a working chat after recovery.
       await send(alice, 'back again');
       await bob.waitFor((m) => m.content === 'back again');
+    },
+    TIMEOUT,
+  );
+  it(
+    'should sign out, not come straight back, when the server disconnects the user on purpose',
+    async () => {
+      const running = await start();
+      const alice = await as('alice', 'Alice');
+      const res = await fetch(`${running.url}/api/users/alice/disconnect`, { method: 'POST' });
+      expect(res.status).toBe(204);
+      await alice.getByTestId('signin-view').waitFor();
+      expect(await alice.getByTestId('signin-error').textContent()).toContain(
+        'Disconnected by the server',
+      );
+      // Signed out for good: the server sees no new socket of hers.
+      const bob = await clients!.as('bob', 'Bob');
+      expect((await bob.ok('user:list')).users.map((u) => u.id)).toEqual(['bob']);
     },
     TIMEOUT,
   );

@@ -9,17 +9,23 @@ export class TcpProxy {
   readonly #sockets = new Set<Socket>();
   #refusing = false;
   #server: Server | undefined;
+  #target: URL | undefined;
   url = '';
 
   /** Listens on 127.0.0.1, port 0, forwarding to the http URL of the app. */
   async start(targetUrl: string): Promise<this> {
-    const target = new URL(targetUrl);
-    const server = createServer((client) => this.#accept(client, target.hostname, +target.port));
+    this.#target = new URL(targetUrl);
+    const server = createServer((client) => this.#accept(client));
     this.#server = server;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     this.url = `http://127.0.0.1:${port}`;
     return this;
+  }
+
+  /** New connections go to another app from now on (a replacement at another port). */
+  retarget(targetUrl: string): void {
+    this.#target = new URL(targetUrl);
   }
 
   refuse(refusing: boolean): void {
@@ -37,12 +43,13 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  #accept(client: Socket, host: string, port: number): void {
-    if (this.#refusing) {
+  #accept(client: Socket): void {
+    const target = this.#target;
+    if (this.#refusing || target === undefined) {
       client.destroy();
       return;
     }
-    const upstream = createConnection({ host, port });
+    const upstream = createConnection({ host: target.hostname, port: +target.port });
     for (const [from, to] of [
       [client, upstream],
       [upstream, client],
