@@ -2,11 +2,16 @@ import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync } from 'node:fs';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupOpenApi } from './admin/admin.docs.js';
 import { AppModule } from './app.module.js';
 import { ChatIoAdapter } from './chat/chat-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
+import { RedisIoAdapter } from './redis/redis-io.adapter.js';
+import { RedisConnection } from './redis/redis.connection.js';
+import { redisTransport } from './redis/redis.transport.js';
 
 export interface CreateAppOptions {
   logger?: LoggerService | LogLevel[] | false;
@@ -20,11 +25,50 @@ export async function createApp(
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: options.logger,
     bufferLogs: false,
+    bodyParser: false,
   });
-  app.useWebSocketAdapter(new ChatIoAdapter(app, config));
+  // JSON bodies only (the admin API); a body the parser refuses answers like any API error.
+  app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT });
+  app.use(refusedBody);
+  // REDIS_URL: broadcasts reach the other instances, and the admin commands are also served
+  // over Redis (a hybrid app: main.ts starts the microservice after listen).
+  const redis = app.get(RedisConnection);
+  await redis.connect().catch(async (error: unknown) => {
+    await app.close().catch(() => undefined);
+    throw error;
+  });
+  app.useWebSocketAdapter(
+    redis.enabled ? new RedisIoAdapter(app, config, redis) : new ChatIoAdapter(app, config),
+  );
+  if (redis.enabled) {
+    app.connectMicroservice(redisTransport(redis, config.redisPrefix), { inheritAppConfig: true });
+  }
+  // The OpenAPI document of the admin API at /docs, open like /health.
+  setupOpenApi(app);
   // The web client: plain static files at /, beside /api, /health and /socket.io.
   app.useStaticAssets(join(projectRoot(), 'public'));
   return app;
+}
+
+/** Admin request bodies are a room, a user id or a notice: far below this. */
+const ADMIN_BODY_LIMIT = '100kb';
+
+/**
+ * Express error middleware right behind the body parser: a body that is too large, not
+ * JSON, or in an unknown charset or encoding is `{ statusCode, error, message }` (4xx).
+ */
+function refusedBody(
+  error: unknown,
+  _request: IncomingMessage,
+  response: ServerResponse,
+  next: (error?: unknown) => void,
+): void {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
+  response.statusCode = status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  const message = error instanceof Error ? error.message : 'bad request body';
+  response.end(JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message }));
 }
 
 /** The folder holding package.json, found from src/ (jest) as from dist/src/ (built). */

@@ -5,6 +5,8 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { RedisModule } from './redis/redis.module.js';
 import { StatsModule } from './stats/stats.module.js';
 
 @Module({})
@@ -14,10 +16,12 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        RedisModule,
         DispatcherModule,
         ChatModule,
         AdminModule,
         HealthModule,
+        MetricsModule,
         StatsModule,
       ],
     };

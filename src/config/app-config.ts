@@ -28,6 +28,8 @@ export class AppConfig {
   readonly sqliteSynchronous!: 'full' | 'normal';
   readonly databaseUrl!: string | undefined;
   readonly databaseSchema!: string;
+  readonly redisUrl!: string | undefined;
+  readonly redisPrefix!: string;
 
   readonly jwtSecret!: string | undefined;
   readonly jwtIssuer!: string | undefined;
@@ -38,6 +40,7 @@ export class AppConfig {
   readonly idleTimeoutMs!: number;
   readonly roomNoticeIntervalMs!: number;
   readonly presenceGraceMs!: number;
+  readonly presenceBroadcastMaxUsers!: number;
   readonly statsIntervalMs!: number;
 
   readonly maxMessageLength!: number;
@@ -47,6 +50,13 @@ export class AppConfig {
   readonly historyMaxPerRoom!: number;
   readonly rateLimitBurst!: number;
   readonly rateLimitPerSecond!: number;
+  readonly maxRoomsPerUser!: number;
+  readonly maxMembersPerRoom!: number;
+  readonly maxSocketsPerUser!: number;
+  readonly connectRatePerIp!: number;
+  readonly connectRateWindowMs!: number;
+  readonly trustProxy!: boolean;
+  readonly maxOutboundBufferBytes!: number;
 
   private constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -79,6 +89,8 @@ export class AppConfig {
       dataDir: read.string('DATA_DIR', './data'),
       sqliteSynchronous: read.oneOf('SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full'),
       databaseSchema: read.string('DATABASE_SCHEMA', 'public'),
+      redisUrl: read.optional('REDIS_URL'),
+      redisPrefix: read.string('REDIS_PREFIX', ''),
 
       jwtSecret: read.optional('AUTH_JWT_SECRET'),
       jwtIssuer: read.optional('AUTH_JWT_ISSUER'),
@@ -89,6 +101,7 @@ export class AppConfig {
       idleTimeoutMs: read.int('IDLE_TIMEOUT_MS', 600_000, 0),
       roomNoticeIntervalMs: read.int('ROOM_NOTICE_INTERVAL_MS', 0, 0),
       presenceGraceMs: read.int('PRESENCE_GRACE_MS', 0, 0),
+      presenceBroadcastMaxUsers: read.int('PRESENCE_BROADCAST_MAX_USERS', 1000, 0),
       statsIntervalMs: read.int('STATS_INTERVAL_MS', 0, 0),
 
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 2000, 1, 1_000_000),
@@ -98,6 +111,13 @@ export class AppConfig {
       historyMaxPerRoom: read.int('HISTORY_MAX_PER_ROOM', 10_000, 1),
       rateLimitBurst: read.int('RATE_LIMIT_BURST', 60, 1),
       rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 20, 1),
+      maxRoomsPerUser: read.int('MAX_ROOMS_PER_USER', 100, 1),
+      maxMembersPerRoom: read.int('MAX_MEMBERS_PER_ROOM', 10_000, 1),
+      maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 10, 1),
+      connectRatePerIp: read.int('CONNECT_RATE_PER_IP', 100, 0),
+      connectRateWindowMs: read.int('CONNECT_RATE_WINDOW_MS', 10_000, 100),
+      trustProxy: read.oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+      maxOutboundBufferBytes: read.int('MAX_OUTBOUND_BUFFER_BYTES', 1_048_576, 65_536),
       ...overrides,
     };
     read.check(
@@ -120,10 +140,29 @@ export class AppConfig {
       `DATABASE_SCHEMA must be a lower-case SQL identifier, got "${values.databaseSchema}"`,
     );
     read.check(
+      values.redisUrl === undefined || isRedisUrl(values.redisUrl),
+      'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://:password@redis:6379/0',
+    );
+    read.check(
+      /^[A-Za-z0-9_.:-]{0,64}$/.test(values.redisPrefix),
+      `REDIS_PREFIX must be at most 64 of [A-Za-z0-9_.:-], got "${values.redisPrefix}"`,
+    );
+    read.check(
       values.jwtSecret === undefined || values.jwtSecret.length >= 32,
       'AUTH_JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)',
     );
     if (read.errors.length > 0) throw new ConfigError(read.errors);
     return new AppConfig(values as AppConfig);
   }
+}
+
+/** redis:// or rediss:// with a host, an optional port and an optional database number. */
+function isRedisUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return (
+    (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+    url.hostname !== '' &&
+    /^(\/\d{0,2})?$/.test(url.pathname)
+  );
 }
