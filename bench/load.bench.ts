@@ -9,6 +9,7 @@
  *   npm run bench -- --clients 5000 --idle          # memory per idle connection
  *   npm run bench -- --clients 15000 --idle --rooms 0   # connections only, no rooms
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
+ *   npm run bench -- --baseline --rounds 3          # alternate 3 times, report medians
  *   npm run bench -- --json                         # machine-readable
  */
 import { execFileSync } from 'node:child_process';
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     'private-ratio': { type: 'string', default: '0.1' },
     idle: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
     baseline: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -46,6 +48,7 @@ const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const PRIVATE_RATIO = Number(args['private-ratio']);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const CONNECT_CONCURRENCY = 250;
 if (ROOMS < 1 && !args.idle) {
   console.error('--rooms 0 (connections only) needs --idle');
@@ -392,6 +395,36 @@ async function run(target: Target): Promise<LoadResult> {
 
 // ---- report -----------------------------------------------------------------------------
 
+/** Each figure the median of its rounds (separately: a round's p99 and CPU need not pair). */
+function medianOf(results: LoadResult[]): LoadResult {
+  const median = (pick: (r: LoadResult) => number): number => {
+    const values = results.map(pick).sort((a, b) => a - b);
+    const mid = values.length >> 1;
+    return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  };
+  const cpu = results.map((r) => r.serverCpuUsPerDelivery);
+  return {
+    ...results[0],
+    deliveriesPerSec: median((r) => r.deliveriesPerSec),
+    deliveryRatio: Math.min(...results.map((r) => r.deliveryRatio)),
+    missing: results.reduce((sum, r) => sum + r.missing, 0),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    connectErrors: results.reduce((sum, r) => sum + r.connectErrors, 0),
+    disconnects: results.reduce((sum, r) => sum + r.disconnects, 0),
+    latencyMs: {
+      p50: median((r) => r.latencyMs.p50),
+      p95: median((r) => r.latencyMs.p95),
+      p99: median((r) => r.latencyMs.p99),
+      max: Math.max(...results.map((r) => r.latencyMs.max)),
+    },
+    serverCpuUsPerDelivery: cpu.includes(null)
+      ? null
+      : +median((r) => r.serverCpuUsPerDelivery as number).toFixed(2),
+    serverRssMb: median((r) => r.serverRssMb),
+    memoryPerConnectionKb: +median((r) => r.memoryPerConnectionKb).toFixed(1),
+  };
+}
+
 function table(results: LoadResult[]): string {
   const base = results.find((r) => r.target === 'bare socket.io');
   const ratio = (value: number | null, of: number | null | undefined): string =>
@@ -433,17 +466,36 @@ async function main(): Promise<void> {
   progress(
     `load benchmark on node ${process.version}, ${SECONDS}s measured after ${WARMUP}s warm-up`,
   );
-  const results: LoadResult[] = [];
+  const rounds: LoadResult[][] = [];
   try {
-    if (args.baseline) results.push(await run(bare));
-    results.push(await run(ours));
+    // Alternating the targets spreads the machine's slow moments over both.
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) progress(`\nround ${round} of ${ROUNDS}`);
+      const results: LoadResult[] = [];
+      if (args.baseline) results.push(await run(bare));
+      results.push(await run(ours));
+      rounds.push(results);
+    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+  const results = rounds[0].map((_, i) => medianOf(rounds.map((round) => round[i])));
+  if (ROUNDS > 1 && !args.json) {
+    for (const [i, round] of rounds.entries()) console.log(`\nround ${i + 1}\n${table(round)}`);
+    console.log(`\nmedian of ${ROUNDS} rounds`);
   }
   if (args.json) {
     console.log(
       JSON.stringify(
-        { clients: CLIENTS, rooms: ROOMS, rate: RATE, seconds: SECONDS, idle: args.idle, results },
+        {
+          clients: CLIENTS,
+          rooms: ROOMS,
+          rate: RATE,
+          seconds: SECONDS,
+          idle: args.idle,
+          results,
+          rounds,
+        },
         null,
         2,
       ),
