@@ -12,17 +12,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
 import { createMessage } from '../../src/common/messages.js';
-import { MemoryStore } from '../../src/store/memory.store.js';
 import type { MessageStore } from '../../src/store/message-store.js';
-import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';
 import { Clients, startApp, type RunningApp, type TestClient } from '../support/chat-app.js';
-import { POSTGRES_URL, serviceAvailable, uniqueSchema } from '../support/services.js';
+import { type StoreKit, storeKits } from '../support/store-kits.js';
 
 // ---- the texts -----------------------------------------------------------------------------
 
@@ -92,64 +86,10 @@ function expectIdentical(actual: string | undefined, expected: string): void {
 // ---- stores -----------------------------------------------------------------------------------
 
 const retention = { historyMaxPerRoom: 100_000, sendTtlMs: 60_000 };
-const postgresUp = await serviceAvailable('postgres');
-
-interface StoreKit {
-  open(): Promise<MessageStore>;
-  durable: boolean;
-  /** The app's environment for this store. */
-  env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
-
-function memoryKit(): StoreKit {
-  const store = new MemoryStore(retention);
-  return {
-    open: async () => store,
-    durable: false,
-    env: { STORE: 'memory' },
-    cleanup: async () => undefined,
-  };
-}
-
-function sqliteKit(): StoreKit {
-  const dataDir = mkdtempSync(join(tmpdir(), 'chat-hostile-'));
-  return {
-    durable: true,
-    env: { STORE: 'sqlite', DATA_DIR: dataDir, SQLITE_SYNCHRONOUS: 'normal' },
-    open: async () => {
-      const store = new SqliteStore({ ...retention, dataDir, synchronous: 'normal' });
-      await store.init();
-      return store;
-    },
-    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
-  };
-}
-
-function postgresKit(): StoreKit {
-  const schema = uniqueSchema('chat_hostile');
-  const make = () => new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
-  return {
-    durable: true,
-    env: { STORE: 'postgres', DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema },
-    open: async () => {
-      const store = make();
-      await store.init();
-      return store;
-    },
-    cleanup: async () => {
-      const store = make();
-      await store.dropSchema();
-      await store.close();
-    },
-  };
-}
-
-const kits: Array<[string, () => StoreKit]> = [
-  ['memory', memoryKit],
-  ['sqlite', sqliteKit],
-  ...(postgresUp ? [['postgres', postgresKit] as [string, () => StoreKit]] : []),
-];
+const kits = await storeKits(retention, {
+  schemaPrefix: 'chat_hostile',
+  sqliteSynchronous: 'normal',
+});
 
 const alice = { id: 'alice', name: '앨리스' };
 

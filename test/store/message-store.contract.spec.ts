@@ -3,69 +3,17 @@
  * server, in a schema of its own that is dropped afterwards).
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
 import { createMessage } from '../../src/common/messages.js';
-import { MemoryStore } from '../../src/store/memory.store.js';
 import type { MessageStore, RoomRecord } from '../../src/store/message-store.js';
 import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';
-import { POSTGRES_URL, serviceAvailable, uniqueSchema } from '../support/services.js';
+import { type StoreKit, storeKits } from '../support/store-kits.js';
 
 const HISTORY_MAX = 5;
 const retention = { historyMaxPerRoom: HISTORY_MAX, sendTtlMs: 60_000 };
 
-interface StoreKit {
-  /** Opens the store (again, for durable ones: same data). */
-  open(): Promise<MessageStore>;
-  durable: boolean;
-  cleanup(): Promise<void>;
-}
-
-function memoryKit(): StoreKit {
-  const store = new MemoryStore(retention);
-  return { open: async () => store, durable: false, cleanup: async () => undefined };
-}
-
-function sqliteKit(): StoreKit {
-  const dataDir = mkdtempSync(join(tmpdir(), 'chat-store-'));
-  return {
-    durable: true,
-    open: async () => {
-      const store = new SqliteStore({ ...retention, dataDir, synchronous: 'full' });
-      await store.init();
-      return store;
-    },
-    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
-  };
-}
-
-function postgresKit(): StoreKit {
-  const schema = uniqueSchema('chat_contract');
-  const make = () => new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
-  return {
-    durable: true,
-    open: async () => {
-      const store = make();
-      await store.init();
-      return store;
-    },
-    cleanup: async () => {
-      const store = make();
-      await store.dropSchema();
-      await store.close();
-    },
-  };
-}
-
-const postgresUp = await serviceAvailable('postgres');
-const kits: Array<[string, () => StoreKit]> = [
-  ['memory', memoryKit],
-  ['sqlite', sqliteKit],
-  ...(postgresUp ? [['postgres', postgresKit] as [string, () => StoreKit]] : []),
-];
+const kits = await storeKits(retention, { schemaPrefix: 'chat_contract' });
 
 const room = (id: string, extra: Partial<RoomRecord> = {}): RoomRecord => ({
   id,

@@ -1,0 +1,92 @@
+/**
+ * Every store the service has, each opened the way the store suites need: memory, SQLite
+ * (a temporary folder) and PostgreSQL (the real server, in a schema of its own that cleanup
+ * drops). PostgreSQL is left out, loudly, when it is unreachable (see services.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore } from '../../src/store/memory.store.js';
+import type { MessageStore } from '../../src/store/message-store.js';
+import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';
+import { POSTGRES_URL, serviceAvailable, uniqueSchema } from './services.js';
+
+export interface Retention {
+  historyMaxPerRoom: number;
+  sendTtlMs: number;
+}
+
+export interface StoreKit {
+  /** Opens the store (again, for durable ones: same data). */
+  open(): Promise<MessageStore>;
+  durable: boolean;
+  /** The app's environment for this store. */
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+export type StoreKits = Array<[string, () => StoreKit]>;
+
+function memoryKit(retention: Retention): StoreKit {
+  const store = new MemoryStore(retention);
+  return {
+    open: async () => store,
+    durable: false,
+    env: { STORE: 'memory' },
+    cleanup: async () => undefined,
+  };
+}
+
+function sqliteKit(retention: Retention, synchronous: 'full' | 'normal'): StoreKit {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-store-'));
+  return {
+    durable: true,
+    env: { STORE: 'sqlite', DATA_DIR: dataDir, SQLITE_SYNCHRONOUS: synchronous },
+    open: async () => {
+      const store = new SqliteStore({ ...retention, dataDir, synchronous });
+      await store.init();
+      return store;
+    },
+    cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+function postgresKit(retention: Retention, schemaPrefix: string): StoreKit {
+  const schema = uniqueSchema(schemaPrefix);
+  const make = () => new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
+  return {
+    durable: true,
+    env: { STORE: 'postgres', DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema },
+    open: async () => {
+      const store = make();
+      await store.init();
+      return store;
+    },
+    cleanup: async () => {
+      const store = make();
+      await store.dropSchema();
+      await store.close();
+    },
+  };
+}
+
+/** A fresh kit per call, named for describe.each. */
+export async function storeKits(
+  retention: Retention,
+  options: { schemaPrefix: string; sqliteSynchronous?: 'full' | 'normal' },
+): Promise<StoreKits> {
+  const postgresUp = await serviceAvailable('postgres');
+  return [
+    ['memory', () => memoryKit(retention)],
+    ['sqlite', () => sqliteKit(retention, options.sqliteSynchronous ?? 'full')],
+    ...(postgresUp
+      ? [
+          ['postgres', () => postgresKit(retention, options.schemaPrefix)] as [
+            string,
+            () => StoreKit,
+          ],
+        ]
+      : []),
+  ];
+}
