@@ -14,9 +14,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
 import { createMessage } from '../../src/common/messages.js';
-import type { MessageStore } from '../../src/store/message-store.js';
 import { Clients, startApp, type RunningApp, type TestClient } from '../support/chat-app.js';
-import { type StoreKit, storeKits } from '../support/store-kits.js';
+import { type StoreKit, storeKits, useStore } from '../support/store-kits.js';
 
 // ---- the texts -----------------------------------------------------------------------------
 
@@ -96,27 +95,10 @@ const alice = { id: 'alice', name: '앨리스' };
 // ---- the store itself -----------------------------------------------------------------------
 
 describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
-  let kit: StoreKit;
-  let sut: MessageStore;
-
-  beforeEach(async () => {
-    kit = makeKit();
-    sut = await kit.open();
-  });
-
-  afterEach(async () => {
-    await sut.close();
-    await kit.cleanup();
-  });
-
-  async function reopen(): Promise<void> {
-    if (!kit.durable) return;
-    await sut.close();
-    sut = await kit.open();
-  }
+  const h = useStore(makeKit);
 
   it('should give back every allowed odd text byte-for-byte: events, memos, sends, after a reopen', async () => {
-    await sut.createRoom({
+    await h.sut.createRoom({
       id: 'r1',
       name: 'odd',
       private: false,
@@ -131,50 +113,54 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
         sender: alice,
         content,
       });
-      await sut.appendRoomEvent(event, { userId: 'alice', clientMsgId: `c-${i}`, message: event });
+      await h.sut.appendRoomEvent(event, {
+        userId: 'alice',
+        clientMsgId: `c-${i}`,
+        message: event,
+      });
       events.push(event);
       const memo = createMessage('instant_message', {
         sender: alice,
         recipient: { id: 'bob', name: content.slice(0, 8) },
         content,
       });
-      await sut.addMemo(memo);
+      await h.sut.addMemo(memo);
       memos.push(memo);
     }
 
-    await reopen();
+    await h.reopen();
 
-    const { events: stored } = await sut.eventsAfter('r1', 0, ODD_TEXTS.length);
+    const { events: stored } = await h.sut.eventsAfter('r1', 0, ODD_TEXTS.length);
     expect(stored).toHaveLength(ODD_TEXTS.length);
-    const pending = await sut.pendingMemos('bob');
+    const pending = await h.sut.pendingMemos('bob');
     for (const [i, [, content]] of ODD_TEXTS.entries()) {
       expect(stored[i]).toEqual(events[i]);
       expectIdentical(stored[i].content, content);
       expectIdentical(pending[i].content, content);
       expect(pending[i]).toEqual(memos[i]);
-      expectIdentical((await sut.findSend('alice', `c-${i}`))?.message.content, content);
+      expectIdentical((await h.sut.findSend('alice', `c-${i}`))?.message.content, content);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('should keep rooms, users and sends named __proto__, constructor and the like apart', async () => {
     for (const id of PROTO_IDS) {
-      await sut.createRoom({
+      await h.sut.createRoom({
         id,
         name: id,
         private: true,
         owner: id,
         createdAt: new Date().toISOString(),
       });
-      await sut.addInvite(id, id);
+      await h.sut.addInvite(id, id);
       const event = createMessage('room_chat', {
         roomId: id,
         seq: 1,
         sender: { id, name: id },
         content: id,
       });
-      await sut.appendRoomEvent(event, { userId: id, clientMsgId: id, message: event });
-      await sut.addMemo(
+      await h.sut.appendRoomEvent(event, { userId: id, clientMsgId: id, message: event });
+      await h.sut.addMemo(
         createMessage('instant_message', {
           sender: alice,
           recipient: { id, name: id },
@@ -183,9 +169,9 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
       );
     }
 
-    await reopen();
+    await h.reopen();
 
-    const rooms = await sut.loadRooms();
+    const rooms = await h.sut.loadRooms();
     for (const id of PROTO_IDS) {
       expect(rooms.find((r) => r.id === id)).toMatchObject({
         id,
@@ -194,16 +180,16 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
         invited: [id],
         lastSeq: 1,
       });
-      expect((await sut.eventsBefore(id, 10, 10)).map((e) => e.content)).toEqual([id]);
-      expect((await sut.pendingMemos(id)).map((m) => m.content)).toEqual([`to ${id}`]);
-      expect((await sut.findSend(id, id))?.message.content).toBe(id);
+      expect((await h.sut.eventsBefore(id, 10, 10)).map((e) => e.content)).toEqual([id]);
+      expect((await h.sut.pendingMemos(id)).map((m) => m.content)).toEqual([`to ${id}`]);
+      expect((await h.sut.findSend(id, id))?.message.content).toBe(id);
     }
-    expect(await sut.pendingMemos('toString')).toEqual([]);
-    expect(await sut.findSend('__proto__', 'constructor')).toBeUndefined();
+    expect(await h.sut.pendingMemos('toString')).toEqual([]);
+    expect(await h.sut.findSend('__proto__', 'constructor')).toBeUndefined();
   });
 
   it('should give back generated allowed text byte-for-byte', async () => {
-    await sut.createRoom({
+    await h.sut.createRoom({
       id: 'gen',
       name: 'gen',
       private: false,
@@ -228,17 +214,17 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
         const sent = contents.map((content) =>
           createMessage('room_chat', { roomId: 'gen', seq: ++seq, sender: alice, content }),
         );
-        await Promise.all(sent.map((e) => sut.appendRoomEvent(e)));
+        await Promise.all(sent.map((e) => h.sut.appendRoomEvent(e)));
 
-        const { events } = await sut.eventsAfter('gen', first - 1, seq);
+        const { events } = await h.sut.eventsAfter('gen', first - 1, seq);
 
         expect(events.map((e) => e.content)).toEqual(contents);
         for (const [i, e] of events.entries()) expectIdentical(e.content, contents[i]);
       }),
       { numRuns: 40 },
     );
-    await reopen();
-    expect((await sut.eventsAfter('gen', 0, seq)).events).toHaveLength(seq);
+    await h.reopen();
+    expect((await h.sut.eventsAfter('gen', 0, seq)).events).toHaveLength(seq);
   });
 });
 

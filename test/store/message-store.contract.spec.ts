@@ -2,13 +2,13 @@
  * One contract, every store: memory, SQLite (a temporary file) and PostgreSQL (the real
  * server, in a schema of its own that is dropped afterwards).
  */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
 import { createMessage } from '../../src/common/messages.js';
-import type { MessageStore, RoomRecord } from '../../src/store/message-store.js';
+import type { RoomRecord } from '../../src/store/message-store.js';
 import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';
-import { type StoreKit, storeKits } from '../support/store-kits.js';
+import { storeKits, useStore } from '../support/store-kits.js';
 
 const HISTORY_MAX = 5;
 const retention = { historyMaxPerRoom: HISTORY_MAX, sendTtlMs: 60_000 };
@@ -30,43 +30,26 @@ function chat(roomId: string, seq: number, content = `message ${seq}`): ChatMess
 }
 
 describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
-  let kit: StoreKit;
-  let sut: MessageStore;
-
-  beforeEach(async () => {
-    kit = makeKit();
-    sut = await kit.open();
-  });
-
-  afterEach(async () => {
-    await sut.close();
-    await kit.cleanup();
-  });
-
-  async function reopen(): Promise<void> {
-    if (!kit.durable) return;
-    await sut.close();
-    sut = await kit.open();
-  }
+  const h = useStore(makeKit);
 
   it('should keep a room’s events in seq order and page them both ways', async () => {
-    await sut.createRoom(room('r1'));
-    await Promise.all([1, 2, 3, 4].map((seq) => sut.appendRoomEvent(chat('r1', seq))));
-    const after = await sut.eventsAfter('r1', 1, 3);
+    await h.sut.createRoom(room('r1'));
+    await Promise.all([1, 2, 3, 4].map((seq) => h.sut.appendRoomEvent(chat('r1', seq))));
+    const after = await h.sut.eventsAfter('r1', 1, 3);
     expect(after.events.map((e) => e.seq)).toEqual([2, 3]);
     expect(after.complete).toBe(true);
-    const before = await sut.eventsBefore('r1', 4, 2);
+    const before = await h.sut.eventsBefore('r1', 4, 2);
     expect(before.map((e) => e.seq)).toEqual([2, 3]);
   });
 
   it('should refuse a seq that does not follow the last one, without failing the others', async () => {
-    await sut.createRoom(room('r1'));
-    await sut.createRoom(room('r2'));
+    await h.sut.createRoom(room('r1'));
+    await h.sut.createRoom(room('r2'));
     const results = await Promise.allSettled([
-      sut.appendRoomEvent(chat('r1', 1)),
-      sut.appendRoomEvent(chat('r2', 5)), // a gap
-      sut.appendRoomEvent(chat('r1', 2)),
-      sut.appendRoomEvent(chat('r1', 2)), // a repeat
+      h.sut.appendRoomEvent(chat('r1', 1)),
+      h.sut.appendRoomEvent(chat('r2', 5)), // a gap
+      h.sut.appendRoomEvent(chat('r1', 2)),
+      h.sut.appendRoomEvent(chat('r1', 2)), // a repeat
     ]);
     expect(results.map((r) => r.status)).toEqual([
       'fulfilled',
@@ -74,38 +57,38 @@ describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
       'fulfilled',
       'rejected',
     ]);
-    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await h.sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([1, 2]);
   });
 
   it('should keep only HISTORY_MAX_PER_ROOM events and say when a cursor fell behind', async () => {
-    await sut.createRoom(room('r1'));
-    for (let seq = 1; seq <= 8; seq++) await sut.appendRoomEvent(chat('r1', seq));
-    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
-    expect((await sut.eventsAfter('r1', 1, 8)).complete).toBe(false);
-    expect((await sut.eventsAfter('r1', 3, 8)).complete).toBe(true);
+    await h.sut.createRoom(room('r1'));
+    for (let seq = 1; seq <= 8; seq++) await h.sut.appendRoomEvent(chat('r1', seq));
+    expect((await h.sut.eventsBefore('r1', 100, 50)).map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
+    expect((await h.sut.eventsAfter('r1', 1, 8)).complete).toBe(false);
+    expect((await h.sut.eventsAfter('r1', 3, 8)).complete).toBe(true);
   });
 
   it('should store text verbatim: scripts, emoji, spacing and odd keys', async () => {
-    await sut.createRoom(room('r1'));
+    await h.sut.createRoom(room('r1'));
     const content = '  철수 says 👋🏽\t"quoted" \\ back\nslash  ';
     const event = chat('r1', 1, content);
     (event as unknown as Record<string, unknown>)['__proto__'] = { polluted: true };
-    await sut.appendRoomEvent(event);
-    await reopen();
-    const [stored] = await sut.eventsBefore('r1', 10, 10);
+    await h.sut.appendRoomEvent(event);
+    await h.reopen();
+    const [stored] = await h.sut.eventsBefore('r1', 10, 10);
     expect(stored.content).toBe(content);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('should remember rooms, their last seq, owners and invitations', async () => {
-    await sut.createRoom(room('r1', { private: true, owner: 'alice' }));
-    await sut.createRoom(room('r2'));
-    await sut.appendRoomEvent(chat('r1', 1));
-    await sut.addInvite('r1', 'bob');
-    await sut.addInvite('r1', 'carol');
-    await sut.removeInvite('r1', 'carol');
-    await reopen();
-    const rooms = await sut.loadRooms();
+    await h.sut.createRoom(room('r1', { private: true, owner: 'alice' }));
+    await h.sut.createRoom(room('r2'));
+    await h.sut.appendRoomEvent(chat('r1', 1));
+    await h.sut.addInvite('r1', 'bob');
+    await h.sut.addInvite('r1', 'carol');
+    await h.sut.removeInvite('r1', 'carol');
+    await h.reopen();
+    const rooms = await h.sut.loadRooms();
     const r1 = rooms.find((r) => r.id === 'r1');
     expect(r1).toMatchObject({ private: true, owner: 'alice', lastSeq: 1, invited: ['bob'] });
     expect(rooms.find((r) => r.id === 'r2')).toMatchObject({ private: false, lastSeq: 0 });
@@ -113,43 +96,43 @@ describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
   });
 
   it('should forget a deleted room entirely so its id starts afresh at seq 1', async () => {
-    await sut.createRoom(room('r1', { private: true }));
-    await sut.appendRoomEvent(chat('r1', 1));
-    await sut.addInvite('r1', 'bob');
-    await sut.deleteRoom('r1');
-    await sut.createRoom(room('r1'));
-    await sut.appendRoomEvent(chat('r1', 1, 'new life'));
-    await reopen();
-    expect((await sut.eventsBefore('r1', 100, 50)).map((e) => e.content)).toEqual(['new life']);
-    expect((await sut.loadRooms()).find((r) => r.id === 'r1')).toMatchObject({ invited: [] });
+    await h.sut.createRoom(room('r1', { private: true }));
+    await h.sut.appendRoomEvent(chat('r1', 1));
+    await h.sut.addInvite('r1', 'bob');
+    await h.sut.deleteRoom('r1');
+    await h.sut.createRoom(room('r1'));
+    await h.sut.appendRoomEvent(chat('r1', 1, 'new life'));
+    await h.reopen();
+    expect((await h.sut.eventsBefore('r1', 100, 50)).map((e) => e.content)).toEqual(['new life']);
+    expect((await h.sut.loadRooms()).find((r) => r.id === 'r1')).toMatchObject({ invited: [] });
   });
 
   it('should answer a clientMsgId with the first message sent under it', async () => {
-    await sut.createRoom(room('r1'));
+    await h.sut.createRoom(room('r1'));
     const first = chat('r1', 1, 'first');
-    await sut.appendRoomEvent(first, { userId: 'alice', clientMsgId: 'c-1', message: first });
+    await h.sut.appendRoomEvent(first, { userId: 'alice', clientMsgId: 'c-1', message: first });
     const memo = createMessage('instant_message', {
       sender: alice,
       recipient: { id: 'bob', name: 'bob' },
       content: 'memo',
     });
-    await sut.addMemo(memo, {
+    await h.sut.addMemo(memo, {
       userId: 'alice',
       clientMsgId: 'c-2',
       message: memo,
       delivered: false,
     });
-    await reopen();
-    expect(await sut.findSend('alice', 'c-1')).toEqual({
+    await h.reopen();
+    expect(await h.sut.findSend('alice', 'c-1')).toEqual({
       userId: 'alice',
       clientMsgId: 'c-1',
       message: first,
     });
-    expect(await sut.findSend('alice', 'c-2')).toMatchObject({ delivered: false });
-    expect(await sut.findSend('bob', 'c-1')).toBeUndefined();
+    expect(await h.sut.findSend('alice', 'c-2')).toMatchObject({ delivered: false });
+    expect(await h.sut.findSend('bob', 'c-1')).toBeUndefined();
     const again = chat('r1', 2, 'again');
     await expect(
-      sut.appendRoomEvent(again, { userId: 'alice', clientMsgId: 'c-1', message: again }),
+      h.sut.appendRoomEvent(again, { userId: 'alice', clientMsgId: 'c-1', message: again }),
     ).rejects.toThrow();
   });
 
@@ -161,18 +144,22 @@ describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
         content,
       }),
     );
-    for (const memo of memos) await sut.addMemo(memo);
-    await reopen();
-    expect((await sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['one', 'two', 'three']);
-    await sut.deleteMemos([memos[0].id, memos[2].id]);
-    expect((await sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['two']);
-    expect(await sut.pendingMemos('alice')).toEqual([]);
+    for (const memo of memos) await h.sut.addMemo(memo);
+    await h.reopen();
+    expect((await h.sut.pendingMemos('bob')).map((m) => m.content)).toEqual([
+      'one',
+      'two',
+      'three',
+    ]);
+    await h.sut.deleteMemos([memos[0].id, memos[2].id]);
+    expect((await h.sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['two']);
+    expect(await h.sut.pendingMemos('alice')).toEqual([]);
   });
 
   it('should answer ping while open, and refuse it once closed (durable stores)', async () => {
-    await expect(sut.ping()).resolves.toBeUndefined();
-    if (!kit.durable) return;
-    const other = await kit.open();
+    await expect(h.sut.ping()).resolves.toBeUndefined();
+    if (!h.kit.durable) return;
+    const other = await h.kit.open();
     await other.close();
     await expect(other.ping()).rejects.toThrow();
   });

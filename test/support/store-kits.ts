@@ -3,6 +3,7 @@
  * (a temporary folder) and PostgreSQL (the real server, in a schema of its own that cleanup
  * drops). PostgreSQL is left out, loudly, when it is unreachable (see services.ts).
  */
+import { afterEach, beforeEach } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +90,43 @@ export async function storeKits(
         ]
       : []),
   ];
+}
+
+export interface StoreUnderTest {
+  /** The open store of the current test. */
+  readonly sut: MessageStore;
+  readonly kit: StoreKit;
+  /** Closes and opens a durable store again (same data); a no-op for memory. */
+  reopen(): Promise<void>;
+}
+
+/** A fresh store of the kit for every test of the enclosing describe, cleaned up after. */
+export function useStore(makeKit: () => StoreKit): StoreUnderTest {
+  let kit: StoreKit | undefined;
+  let sut: MessageStore | undefined;
+  beforeEach(async () => {
+    kit = makeKit();
+    sut = await kit.open();
+  });
+  afterEach(async () => {
+    await sut?.close();
+    await kit?.cleanup();
+    sut = undefined;
+    kit = undefined;
+  });
+  return {
+    get sut() {
+      if (sut === undefined) throw new Error('no store outside a test');
+      return sut;
+    },
+    get kit() {
+      if (kit === undefined) throw new Error('no store outside a test');
+      return kit;
+    },
+    async reopen() {
+      if (kit === undefined || sut === undefined || !kit.durable) return;
+      await sut.close();
+      sut = await kit.open();
+    },
+  };
 }
