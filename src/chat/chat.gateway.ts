@@ -124,27 +124,30 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const user = socket.data.user;
     socket.join(userChannel(user.id));
     const sequencer = new Sequencer(MAX_PENDING_PER_SOCKET);
-    sequencer.run(() => this.chat.connect(socket.id, user));
+    sequencer
+      .run(() => this.chat.connect(socket.id, user))
+      .catch((error: unknown) => {
+        this.#logger.error(`connect of ${user.id} failed: closing the socket`, String(error));
+        socket.disconnect(true);
+      });
     // One listener for every event keeps per-connection memory small.
     socket.onAny((rawEvent: unknown, ...args: unknown[]) => {
       // socket.io passes a numeric event name through as a number.
       const event = String(rawEvent);
       const receivedAt = this.metrics.received(event);
       const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
-      if (!isClientEvent(event)) {
-        // In turn with the events sent before it, like any other reply.
-        void sequencer
-          .run(() => undefined)
-          .then(() => this.#send(socket, event, ack, this.#unknownEvent(event), receivedAt));
-        return;
-      }
+      // Every event, unknown ones included, is answered in turn through this one chain:
+      // a refusal of the sequencer itself (BUSY) is a reply too, never a stray rejection.
       void sequencer
-        .run(() => this.#handle(user, event, args))
+        .run(() =>
+          isClientEvent(event) ? this.#handle(user, event, args) : this.#refuseUnknown(event),
+        )
         .then(
           (data) => ({ ok: true as const, ...(data as object) }),
           (error: unknown) => ({ ok: false as const, error: this.#errorBody(event, error) }),
         )
-        .then((reply) => this.#send(socket, event, ack, reply, receivedAt));
+        .then((reply) => this.#send(socket, event, ack, reply, receivedAt))
+        .catch((error: unknown) => this.#logger.error(`reply to ${event} failed`, String(error)));
     });
   }
 
@@ -160,14 +163,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     return (this.#handlers[event] as (user: UserRef, input: unknown) => unknown)(user, input);
   }
 
-  #unknownEvent(event: string): Reply {
-    return {
-      ok: false,
-      error: {
-        code: 'INVALID_PAYLOAD',
-        message: `unknown event ${JSON.stringify(event.slice(0, 64))}`,
-      },
-    };
+  #refuseUnknown(event: string): never {
+    throw new InvalidPayloadError(`unknown event ${JSON.stringify(event.slice(0, 64))}`);
   }
 
   /** The ack when there is one; otherwise only an error is sent, as chat:error. */

@@ -635,6 +635,36 @@ describe('raw socket.io packets at the real service process', () => {
     attacker.close();
   });
 
+  it('should answer a burst past the per-connection queue with BUSY, unknown events included', async () => {
+    // Long-polling delivers a whole POST body at once: 300 events reach the gateway in one
+    // turn, far past the 256 that may wait on a connection.
+    const base = `${url}/socket.io/?EIO=4&transport=polling`;
+    const open = await (await fetch(base)).text();
+    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+    const session = `${base}&sid=${sid}`;
+    const post = (body: string) => fetch(session, { method: 'POST', body }).then((r) => r.text());
+    expect(await post(`40${JSON.stringify({ userId: ATTACKER })}`)).toBe('ok');
+    const received: string[] = [];
+    const poll = async (until: () => boolean): Promise<void> => {
+      while (!until()) received.push(...(await (await fetch(session)).text()).split('\x1e'));
+    };
+    await poll(() => received.some((p) => p.startsWith('40')));
+
+    const burst = Array.from({ length: 300 }, (_, i) =>
+      i % 2 ? '42["no:such:event"]' : '42["user:list",1]',
+    );
+    expect(await post(burst.join('\x1e'))).toBe('ok');
+    const errors = () => received.filter((p) => p.startsWith('42["chat:error"'));
+    await poll(() => errors().length === 300);
+
+    const codes = new Set(
+      errors().map((p) => (JSON.parse(p.slice(2)) as [string, { code: string }])[1].code),
+    );
+    expect(codes).toContain('BUSY');
+    expect([...codes].every((code) => code === 'BUSY' || code === 'INVALID_PAYLOAD')).toBe(true);
+    await expectAlive('a burst of 300 events in one request');
+  });
+
   it('should leave no ghost behind a namespace disconnect followed at once by more events', async () => {
     const [a] = bystanders;
     const attacker = await clients.as(ATTACKER);
