@@ -454,7 +454,14 @@ async function main(): Promise<void> {
     name: 'actor-chat (SQLite)',
     script: 'dist/src/main.js',
     // One address opens every connection here: the per-address connection rate is off.
-    env: { STORE: 'sqlite', DATA_DIR: dataDir, IDLE_TIMEOUT_MS: '0', CONNECT_RATE_PER_IP: '0' },
+    // Presence to everyone up to 1,000 online users: past that it is N² (see the README).
+    env: {
+      STORE: 'sqlite',
+      DATA_DIR: dataDir,
+      IDLE_TIMEOUT_MS: '0',
+      CONNECT_RATE_PER_IP: '0',
+      PRESENCE_BROADCAST_MAX_USERS: '1000',
+    },
     createsRooms: true,
   };
   const bare: Target = {

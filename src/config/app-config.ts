@@ -101,7 +101,7 @@ export class AppConfig {
       idleTimeoutMs: read.int('IDLE_TIMEOUT_MS', 600_000, 0),
       roomNoticeIntervalMs: read.int('ROOM_NOTICE_INTERVAL_MS', 0, 0),
       presenceGraceMs: read.int('PRESENCE_GRACE_MS', 0, 0),
-      presenceBroadcastMaxUsers: read.int('PRESENCE_BROADCAST_MAX_USERS', 1000, 0),
+      presenceBroadcastMaxUsers: read.int('PRESENCE_BROADCAST_MAX_USERS', 0, 0),
       statsIntervalMs: read.int('STATS_INTERVAL_MS', 0, 0),
 
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 2000, 1, 1_000_000),

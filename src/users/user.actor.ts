@@ -68,6 +68,8 @@ export class UserActor extends Actor {
   readonly #rooms = new Set<string>();
   #lastActivity = Date.now();
   #forcedOffline = false;
+  /** Whether everyone was told of this user's connect: then everyone hears of its disconnect. */
+  #announcedToEveryone = false;
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
   readonly #bucket: TokenBucket;
@@ -170,11 +172,8 @@ export class UserActor extends Actor {
     if (this.#phase === 'new') {
       this.#phase = 'online';
       this.deps.lifecycle.online(this.ref);
-      this.#announce(
-        'user_connect',
-        `${this.ref.name} connected`,
-        this.deps.lifecycle.broadcastsPresence(),
-      );
+      this.#announcedToEveryone = this.deps.lifecycle.broadcastsPresence();
+      this.#announce('user_connect', `${this.ref.name} connected`, this.#announcedToEveryone);
       this.#startIdleScan();
       this.#flushMemos();
     }
@@ -200,7 +199,7 @@ export class UserActor extends Actor {
     const rooms = [...this.#rooms];
     this.#rooms.clear();
     // Counted with the subject still online, as its connect was.
-    const toEveryone = this.deps.lifecycle.broadcastsPresence();
+    const toEveryone = this.#announcedToEveryone || this.deps.lifecycle.broadcastsPresence();
     this.deps.lifecycle.offline(this.ref, rooms);
     this.#announce('user_disconnect', `${this.ref.name} disconnected`, toEveryone);
     this.stop();
@@ -209,7 +208,8 @@ export class UserActor extends Actor {
 
   /**
    * Presence to every online user costs N deliveries a connect, N² for a connect storm;
-   * past the configured number of online users only the subject hears of its own connect.
+   * past PRESENCE_BROADCAST_MAX_USERS online users (when set) only the subject hears of
+   * its own connect.
    */
   #announce(type: 'user_connect' | 'user_disconnect', content: string, toEveryone: boolean): void {
     const message = createMessage(type, { user: this.ref, content });
