@@ -85,7 +85,8 @@ export class DeliveryService {
       this.metrics.handshakeRefused('SHUTTING_DOWN');
       next(new Error('SHUTTING_DOWN'));
     });
-    server.emit('server:shutdown', notice);
+    // Only this instance's clients: with the Redis adapter, emit() would reach every instance.
+    server.local.emit('server:shutdown', notice);
     return this.connectedSockets;
   }
 
