@@ -19,6 +19,8 @@ interface AddressBucket {
 @Injectable()
 export class Admission {
   readonly #addresses = new Map<string, AddressBucket>();
+  /** Sockets per user, counted from the moment a handshake is let through. */
+  readonly #sockets = new Map<string, number>();
   #sweptAt = Date.now();
 
   constructor(private readonly config: AppConfig) {}
@@ -46,9 +48,21 @@ export class Admission {
     return entry.bucket.take(now) === 0 ? undefined : 'RATE_LIMITED';
   }
 
-  /** TOO_MANY_SOCKETS when the user already holds the most sockets allowed. */
-  admitUser(openSockets: number): AdmissionRefusal | undefined {
-    return openSockets >= this.config.maxSocketsPerUser ? 'TOO_MANY_SOCKETS' : undefined;
+  /**
+   * Takes one of the user's socket slots, synchronously, so handshakes racing each other
+   * cannot all pass; TOO_MANY_SOCKETS when none is left. Give it back with `release`.
+   */
+  admitUser(userId: string): AdmissionRefusal | undefined {
+    const open = this.#sockets.get(userId) ?? 0;
+    if (open >= this.config.maxSocketsPerUser) return 'TOO_MANY_SOCKETS';
+    this.#sockets.set(userId, open + 1);
+    return undefined;
+  }
+
+  release(userId: string): void {
+    const open = (this.#sockets.get(userId) ?? 1) - 1;
+    if (open > 0) this.#sockets.set(userId, open);
+    else this.#sockets.delete(userId);
   }
 
   /** An address quiet for a whole window has a full bucket again: no need to keep it. */

@@ -94,9 +94,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       if (overRate !== undefined) return next(this.#refusal(overRate));
       this.auth.authenticate(socket.handshake.auth).then(
         (user) => {
-          const openSockets = server.sockets.adapter.rooms.get(userChannel(user.id))?.size ?? 0;
-          const tooMany = this.admission.admitUser(openSockets);
+          const tooMany = this.admission.admitUser(user.id);
           if (tooMany !== undefined) return next(this.#refusal(tooMany));
+          // Given back once, when the socket disconnects or its connection closes first.
+          let held = true;
+          const release = (): void => {
+            if (held) this.admission.release(user.id);
+            held = false;
+          };
+          socket.once('disconnect', release);
+          socket.conn.once('close', release);
           socket.data.user = user;
           next();
         },

@@ -4,6 +4,7 @@
  * consumers. Each limit is set small here; the defaults are in the README.
  */
 import { describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
 import { disconnected, type TestClient } from '../support/chat-app.js';
@@ -171,6 +172,25 @@ describe('MAX_SOCKETS_PER_USER', () => {
     await disconnected(tab1);
     const tab3 = await h.clients.as('alice');
     expect((await tab3.ok('user:list')).users.map((u) => u.id).sort()).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('MAX_SOCKETS_PER_USER with racing handshakes (JWT: verification is async)', () => {
+  const SECRET = 'limits-e2e-secret-long-enough-for-hs256-0123456';
+  const h = useApp({ MAX_SOCKETS_PER_USER: '2', AUTH_JWT_SECRET: SECRET });
+
+  it('should let only the allowed number through', async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('carol')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 8 }, () => h.clients.connect({ token })),
+    );
+    const refused = attempts.filter((a) => a.status === 'rejected');
+    expect(attempts.length - refused.length).toBe(2);
+    for (const r of refused) expect((r.reason as Error).message).toBe('TOO_MANY_SOCKETS');
   });
 });
 
