@@ -25,12 +25,16 @@ export class Admission {
 
   constructor(private readonly config: AppConfig) {}
 
-  /** The client's address: the socket's peer, or X-Forwarded-For's first hop behind a proxy. */
+  /**
+   * The client's address: the socket's peer, or behind one trusted proxy the last
+   * X-Forwarded-For hop, the one that proxy appended (earlier hops are the client's to write).
+   */
   addressOf(peer: string, headers: IncomingHttpHeaders): string {
     if (!this.config.trustProxy) return peer;
     const forwarded = headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    return first || peer;
+    const joined = Array.isArray(forwarded) ? forwarded.join(',') : forwarded;
+    const last = joined?.split(',').at(-1)?.trim();
+    return last || peer;
   }
 
   /** Counts a new connection from `address`; RATE_LIMITED when it is over its rate. */

@@ -32,10 +32,10 @@ export class ChatIoAdapter extends IoAdapter {
             : !this.config.production,
       },
     } as ServerOptions);
-    // Drop the HTTP upgrade request once connected: socket.io's own advice for memory per
-    // connection. Identity was already taken from the handshake by then.
-    server.engine.on('connection', (raw: { request: unknown }) => {
-      raw.request = null;
+    // Drop the HTTP upgrade request once the socket is connected: socket.io's own advice for
+    // memory per connection. After the handshake middleware, which reads its headers.
+    server.on('connection', (socket: { conn: { request: unknown } }) => {
+      socket.conn.request = null;
     });
     return server;
   }

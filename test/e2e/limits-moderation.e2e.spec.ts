@@ -218,6 +218,37 @@ describe('CONNECT_RATE_PER_IP (a connection storm on loopback)', () => {
   });
 });
 
+describe('CONNECT_RATE_PER_IP behind a proxy (TRUST_PROXY)', () => {
+  const h = useApp({
+    CONNECT_RATE_PER_IP: '2',
+    CONNECT_RATE_WINDOW_MS: '60000',
+    TRUST_PROXY: 'true',
+  });
+
+  const connectVia = (forwardedFor: string): Promise<string> => {
+    const socket = io(h.app.url, {
+      auth: { userId: `u${Math.random().toString(36).slice(2, 8)}` },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      extraHeaders: { 'x-forwarded-for': forwardedFor },
+    });
+    return new Promise<string>((resolve) => {
+      socket.once('connect', () => resolve('connected'));
+      socket.once('connect_error', (error) => resolve(error.message));
+    }).finally(() => socket.disconnect());
+  };
+
+  it('should count the address the proxy appended, whatever the client wrote before it', async () => {
+    // The proxy appends the real client address last; a client may forge earlier hops.
+    expect(await connectVia('1.1.1.1, 203.0.113.7')).toBe('connected');
+    expect(await connectVia('2.2.2.2, 203.0.113.7')).toBe('connected');
+    expect(await connectVia('3.3.3.3, 203.0.113.7')).toBe('RATE_LIMITED');
+    // Another client behind the same proxy has its own budget.
+    expect(await connectVia('203.0.113.8')).toBe('connected');
+  });
+});
+
 describe('browser origins (CORS_ORIGINS)', () => {
   const h = useApp({ CORS_ORIGINS: 'https://game.example' });
 
