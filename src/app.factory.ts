@@ -28,7 +28,7 @@ export async function createApp(
     bodyParser: false,
   });
   // JSON bodies only (the admin API); a body the parser refuses answers like any API error.
-  app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT });
+  app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT, inflate: false });
   app.use(refusedBody);
   // REDIS_URL: broadcasts reach the other instances, and the admin commands are also served
   // over Redis (a hybrid app: main.ts starts the microservice after listen).

@@ -130,13 +130,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   handleConnection(socket: ChatSocket): void {
     const user = socket.data.user;
     socket.join(userChannel(user.id));
+    // Now, not queued: a disconnect already on its way must find the user connected, or a
+    // late connect would bring back a user whose socket is gone (a ghost, online for ever).
+    try {
+      this.chat.connect(socket.id, user);
+    } catch (error) {
+      this.#logger.error(`connect of ${user.id} failed: closing the socket`, String(error));
+      socket.disconnect(true);
+      return;
+    }
     const sequencer = new Sequencer(MAX_PENDING_PER_SOCKET);
-    sequencer
-      .run(() => this.chat.connect(socket.id, user))
-      .catch((error: unknown) => {
-        this.#logger.error(`connect of ${user.id} failed: closing the socket`, String(error));
-        socket.disconnect(true);
-      });
     // One listener for every event keeps per-connection memory small.
     socket.onAny((rawEvent: unknown, ...args: unknown[]) => {
       // socket.io passes a numeric event name through as a number.

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { ChatMessage, RoomJoinResult, UserRef } from '../chat/chat.events.js';
 import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../common/errors.js';
 import { createMessage } from '../common/messages.js';
@@ -10,6 +11,8 @@ import {
 } from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, SendRecord } from '../store/message-store.js';
 import type { UsersService } from '../users/users.service.js';
+
+const logger = new Logger('RoomActor');
 
 /** How many events a join without `since` returns. */
 export const JOIN_RECENT_EVENTS = 50;
@@ -289,15 +292,26 @@ export class RoomActor extends Actor {
   #mute(byUserId: string, userId: string, seconds: number): { mutedUntil?: string } {
     this.#requireOpen();
     this.#requireModerator(byUserId, userId, 'mute');
+    // Mutes are kept for members and invitees only, so the map stays as small as the room.
+    if (seconds > 0 && !this.#members.has(userId) && !this.#invited.has(userId)) {
+      throw new ForbiddenError(`only members and invitees of room ${this.id} can be muted`);
+    }
+    this.#forgetEndedMutes();
     const name = this.#members.get(userId)?.name ?? userId;
     if (seconds === 0) {
-      if (this.#mutedUntil.delete(userId)) void this.#notice(`${name} may speak again`);
+      if (this.#mutedUntil.delete(userId)) this.#announce(`${name} may speak again`);
       return {};
     }
     const until = Date.now() + seconds * 1000;
     this.#mutedUntil.set(userId, until);
-    void this.#notice(`${name} was muted for ${seconds} s`);
+    this.#announce(`${name} was muted for ${seconds} s`);
     return { mutedUntil: new Date(until).toISOString() };
+  }
+
+  #forgetEndedMutes(): void {
+    const now = Date.now();
+    for (const [userId, until] of this.#mutedUntil)
+      if (until <= now) this.#mutedUntil.delete(userId);
   }
 
   #post(user: UserRef, content: string, clientMsgId: string | undefined): Promise<ChatMessage> {
@@ -324,6 +338,13 @@ export class RoomActor extends Actor {
     return this.#delivered.then(() => this.deps.store.eventsBefore(this.id, bound, limit));
   }
 
+  /** A notice nobody waits for: a failure (the room's row never stored) is only logged. */
+  #announce(content: string): void {
+    this.#notice(content).catch((error: unknown) =>
+      logger.warn(`notice in room ${this.id} not sent: ${String(error)}`),
+    );
+  }
+
   #notice(content: string): Promise<void> {
     this.#requireOpen();
     const notice = createMessage('room_notice', { roomId: this.id, content });
@@ -334,7 +355,7 @@ export class RoomActor extends Actor {
   #heartbeat(): void {
     if (this.#closed || this.#members.size === 0) return;
     const count = this.#members.size;
-    void this.#notice(`${count} ${count === 1 ? 'member is' : 'members are'} here`);
+    this.#announce(`${count} ${count === 1 ? 'member is' : 'members are'} here`);
   }
 
   #close(): Promise<void> {

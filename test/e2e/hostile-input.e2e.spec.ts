@@ -643,7 +643,7 @@ describe('raw socket.io packets at the real service process', () => {
     const { sid } = JSON.parse(open.slice(1)) as { sid: string };
     const session = `${base}&sid=${sid}`;
     const post = (body: string) => fetch(session, { method: 'POST', body }).then((r) => r.text());
-    expect(await post(`40${JSON.stringify({ userId: ATTACKER })}`)).toBe('ok');
+    expect(await post(`40${JSON.stringify({ userId: 'burst' })}`)).toBe('ok');
     const received: string[] = [];
     const poll = async (until: () => boolean): Promise<void> => {
       while (!until()) received.push(...(await (await fetch(session)).text()).split('\x1e'));
@@ -663,6 +663,10 @@ describe('raw socket.io packets at the real service process', () => {
     expect(codes).toContain('BUSY');
     expect([...codes].every((code) => code === 'BUSY' || code === 'INVALID_PAYLOAD')).toBe(true);
     await expectAlive('a burst of 300 events in one request');
+    // Close the session (an engine.io close packet), and see its user go offline.
+    const [a] = bystanders;
+    expect(await post('1')).toBe('ok');
+    await a.waitFor(disconnectOf('burst'));
   });
 
   it('should leave no ghost behind a namespace disconnect followed at once by more events', async () => {

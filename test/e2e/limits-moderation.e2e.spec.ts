@@ -112,6 +112,9 @@ describe('room:mute', () => {
     expect(await errorCode(bob, 'room:mute', { roomId: 'den', userId: 'alice', seconds: 60 })).toBe(
       'FORBIDDEN',
     );
+    expect(
+      await errorCode(alice, 'room:mute', { roomId: 'den', userId: 'stranger', seconds: 60 }),
+    ).toBe('FORBIDDEN');
     for (const seconds of [-1, 1.5, '60', 366 * 24 * 3600]) {
       expect(await errorCode(alice, 'room:mute', { roomId: 'den', userId: 'bob', seconds })).toBe(
         'INVALID_PAYLOAD',
