@@ -1029,6 +1029,20 @@ describe('hostile requests at every admin route', () => {
     await expectUndisturbed();
   });
 
+  it('should refuse a compressed body (no decompression bomb) with a JSON 415', async () => {
+    const { gzipSync } = await import('node:zlib');
+    // 10 MB of zeros in about 10 kB: never inflated.
+    const bomb = gzipSync(Buffer.from(`{"content":"${'0'.repeat(10_000_000)}"}`));
+    const res = await fetch(`${app.url}/api/rooms/${ROOM}/notices`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ statusCode: 415, error: expect.any(String) });
+    await expectUndisturbed();
+  });
+
   it.each([
     ['a body past the size limit', 'application/json', `{"content":"${'x'.repeat(300_000)}"}`, 413],
     ['an unsupported charset', 'application/json; charset=latin1', '{"userId":"mallory"}', 415],
