@@ -10,7 +10,11 @@ const SERVER_DROP_RETRY_MS = 2000; // socket.io does not reconnect by itself aft
 const AUTH_ERRORS = {
   UNAUTHORIZED: 'the token is missing, invalid or expired',
   INVALID_AUTH: 'the user id (1-64 of A-Z a-z 0-9 _ . -) or display name is not allowed',
+  TOO_MANY_SOCKETS: 'this user has too many tabs or devices connected: close one',
 };
+/** Refusals that pass: socket.io gives up after them, so the page retries by itself. */
+const PASSING_REFUSALS = new Set(['RATE_LIMITED', 'SHUTTING_DOWN']);
+const PASSING_RETRY_MAX_MS = 30_000;
 
 const $ = (testId) => document.querySelector(`[data-testid="${testId}"]`);
 
@@ -35,6 +39,7 @@ let socket; // undefined while signed out
 let me; // { id, name }
 let connectedOnce = false;
 let serverLeaving = false; // set by server:shutdown: its drop is worth retrying
+let refusedRetries = 0; // retries after a passing refusal, for the back-off
 const timers = new Set(); // pending timeouts, cancelled on sign-out
 const convs = new Map(); // 'room:<id>' | 'user:<id>' -> conversation
 const online = new Map(); // user id -> name
@@ -132,6 +137,7 @@ function signOut(reason = '') {
 $('signout').addEventListener('click', () => signOut());
 
 async function onConnect() {
+  refusedRetries = 0;
   const recovering = connectedOnce;
   if (!connectedOnce) {
     connectedOnce = true;
@@ -147,6 +153,14 @@ async function onConnect() {
 
 function onConnectError(error) {
   const code = error.message;
+  if (PASSING_REFUSALS.has(code)) {
+    // Many clients come back at once after a restart: spread the retries out.
+    const delay =
+      Math.min(PASSING_RETRY_MAX_MS, 1000 * 2 ** refusedRetries++) * (0.5 + Math.random());
+    if (!connectedOnce) $('signin-error').textContent = `Server busy (${code}): retrying…`;
+    later(delay, () => socket?.connect());
+    return;
+  }
   if (socket.active) {
     // A transient failure (network, server down): socket.io retries by itself.
     if (!connectedOnce) $('signin-error').textContent = `Cannot reach the server: retrying…`;

@@ -314,4 +314,18 @@ run('web client', () => {
     },
     TIMEOUT,
   );
+  it(
+    'should retry by itself, not sign out, when the server refuses for a while (RATE_LIMITED)',
+    async () => {
+      // One new connection per address per 2 s: a second sign-in at once is refused first.
+      await start({ CONNECT_RATE_PER_IP: '1', CONNECT_RATE_WINDOW_MS: '2000' });
+      await as('alice', 'Alice');
+      const bob = await openPage();
+      await signIn(bob, { userId: 'bob', name: 'Bob' });
+      await bob.getByText('Server busy (RATE_LIMITED): retrying…').waitFor();
+      await bob.getByTestId('chat-view').waitFor();
+      expect(await bob.getByTestId('signin-view').isHidden()).toBe(true);
+    },
+    TIMEOUT,
+  );
 });
