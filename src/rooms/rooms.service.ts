@@ -6,7 +6,7 @@ import type {
   RoomSummary,
   UserRef,
 } from '../chat/chat.events.js';
-import { ChatError, RoomExistsError, RoomNotFoundError } from '../common/errors.js';
+import { ChatError, ForbiddenError, RoomExistsError, RoomNotFoundError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
@@ -62,6 +62,8 @@ export class RoomsService implements OnModuleInit {
   readonly #rooms = new Map<string, RoomActor>();
   /** Rooms whose close is still being written: a new room of that id waits for it. */
   readonly #closing = new Map<string, Promise<void>>();
+  /** Open rooms per owner: room:create stops at MAX_ROOMS_PER_USER of them. */
+  readonly #owned = new Map<string, number>();
 
   constructor(
     private readonly dispatcher: DispatcherService,
@@ -118,6 +120,12 @@ export class RoomsService implements OnModuleInit {
     creator: UserRef,
     input: RoomCreateInput,
   ): Promise<{ room: { id: string; name: string; private: boolean } }> {
+    const owned = this.#owned.get(creator.id) ?? 0;
+    if (owned >= this.config.maxRoomsPerUser) {
+      throw new ForbiddenError(
+        `you own ${owned} rooms, the most allowed (rooms close through the admin API or a TTL)`,
+      );
+    }
     const room = this.#create({
       id: input.roomId,
       name: input.name ?? input.roomId,
@@ -203,7 +211,7 @@ export class RoomsService implements OnModuleInit {
   close(roomId: string): Promise<void> {
     const room = this.get(roomId);
     if (this.config.defaultRooms.includes(roomId)) throw new DefaultRoomError(roomId);
-    this.#rooms.delete(roomId);
+    this.#forget(room);
     const closed = room.close();
     this.#noteClosing(roomId, closed);
     return closed;
@@ -250,7 +258,7 @@ export class RoomsService implements OnModuleInit {
     ready.catch((error: unknown) => {
       this.#logger.error(`room ${record.id} could not be stored: ${String(error)}`);
       if (this.#rooms.get(record.id) === room) {
-        this.#rooms.delete(record.id);
+        this.#forget(room);
         room.stop();
       }
     });
@@ -273,6 +281,8 @@ export class RoomsService implements OnModuleInit {
       onExpired: (expired, closed) => this.#expired(expired, closed),
     });
     this.#rooms.set(record.id, room);
+    const { owner } = record;
+    if (owner !== undefined) this.#owned.set(owner, (this.#owned.get(owner) ?? 0) + 1);
     return room;
   }
 
@@ -280,9 +290,19 @@ export class RoomsService implements OnModuleInit {
   #expired(room: RoomActor, closed: Promise<void>): void {
     // Not in the directory: a DELETE already took it out and waits on the same close.
     if (this.#rooms.get(room.id) !== room) return;
-    this.#rooms.delete(room.id);
+    this.#forget(room);
     this.#noteClosing(room.id, closed);
     this.#logger.log(`room ${room.id} closed: empty for ${room.settings.ttlSeconds} s`);
+  }
+
+  /** Takes a closed (or never stored) room out of the directory and its owner's count. */
+  #forget(room: RoomActor): void {
+    this.#rooms.delete(room.id);
+    const { owner } = room.settings;
+    if (owner === undefined) return;
+    const owned = (this.#owned.get(owner) ?? 1) - 1;
+    if (owned > 0) this.#owned.set(owner, owned);
+    else this.#owned.delete(owner);
   }
 
   /** A new room of this id writes its row only once the old one's deletion is written. */

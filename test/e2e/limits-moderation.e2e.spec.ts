@@ -139,6 +139,19 @@ describe('MAX_ROOMS_PER_USER', () => {
     await alice.ok('room:leave', { roomId: 'general' });
     await alice.ok('room:join', { roomId: 'game' });
   });
+
+  it('should also bound the rooms a user owns: leaving them does not make room for more', async () => {
+    const alice = await h.clients.as('alice');
+    for (const roomId of ['a1', 'a2']) {
+      await alice.ok('room:create', { roomId });
+      await alice.ok('room:leave', { roomId });
+    }
+    expect(await errorCode(alice, 'room:create', { roomId: 'a3' })).toBe('FORBIDDEN');
+    // Closing one (admin API) gives the slot back.
+    const closed = await fetch(`${h.app.url}/api/rooms/a1`, { method: 'DELETE' });
+    expect(closed.status).toBe(204);
+    await alice.ok('room:create', { roomId: 'a3' });
+  });
 });
 
 describe('MAX_MEMBERS_PER_ROOM', () => {
