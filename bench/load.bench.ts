@@ -425,24 +425,43 @@ function medianOf(results: LoadResult[]): LoadResult {
   };
 }
 
-function table(results: LoadResult[]): string {
-  const base = results.find((r) => r.target === 'bare socket.io');
-  const ratio = (value: number | null, of: number | null | undefined): string =>
-    value === null || of === null || of === undefined || of === 0
-      ? ''
-      : ` (${(value / of).toFixed(2)}x)`;
+type Figure = (r: LoadResult) => number | null;
+const P50: Figure = (r) => r.latencyMs.p50;
+const P99: Figure = (r) => r.latencyMs.p99;
+const CPU: Figure = (r) => r.serverCpuUsPerDelivery;
+const MEMORY: Figure = (r) => r.memoryPerConnectionKb;
+
+/** Ours over the baseline of the same round; with several rounds, the median of those. */
+function ratioOf(rounds: LoadResult[][], target: number, figure: Figure): number | undefined {
+  const ratios = rounds.flatMap((round) => {
+    const base = round.find((r) => r.target === 'bare socket.io');
+    const value = figure(round[target]);
+    const of = base === undefined || base === round[target] ? null : figure(base);
+    return value === null || of === null || of === 0 ? [] : [value / of];
+  });
+  if (ratios.length === 0) return undefined;
+  ratios.sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+}
+
+/** `results` are one round's, or each figure's median over `rounds`. */
+function table(results: LoadResult[], rounds: LoadResult[][] = [results]): string {
+  const ratio = (i: number, figure: Figure): string => {
+    const value = ratioOf(rounds, i, figure);
+    return value === undefined ? '' : ` (${value.toFixed(2)}x)`;
+  };
   const rows = [
     '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | server RSS MB | memory/conn KB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const r of results) {
-    const b = r === base ? undefined : base;
+  for (const [i, r] of results.entries()) {
     rows.push(
       `| ${r.target} | ${r.deliveriesPerSec} | ${r.deliveryRatio.toFixed(3)} | ${r.missing} | ${r.errors + r.connectErrors + r.disconnects} | ` +
-        `${r.latencyMs.p50}${ratio(r.latencyMs.p50, b?.latencyMs.p50)} | ${r.latencyMs.p95} | ` +
-        `${r.latencyMs.p99}${ratio(r.latencyMs.p99, b?.latencyMs.p99)} | ${r.latencyMs.max} | ` +
-        `${r.serverCpuUsPerDelivery ?? '–'}${ratio(r.serverCpuUsPerDelivery, b?.serverCpuUsPerDelivery)} | ` +
-        `${r.serverRssMb} | ${r.memoryPerConnectionKb}${ratio(r.memoryPerConnectionKb, b?.memoryPerConnectionKb)} |`,
+        `${r.latencyMs.p50}${ratio(i, P50)} | ${r.latencyMs.p95} | ` +
+        `${r.latencyMs.p99}${ratio(i, P99)} | ${r.latencyMs.max} | ` +
+        `${r.serverCpuUsPerDelivery ?? '–'}${ratio(i, CPU)} | ` +
+        `${r.serverRssMb} | ${r.memoryPerConnectionKb}${ratio(i, MEMORY)} |`,
     );
   }
   return rows.join('\n');
@@ -489,7 +508,7 @@ async function main(): Promise<void> {
   const results = rounds[0].map((_, i) => medianOf(rounds.map((round) => round[i])));
   if (ROUNDS > 1 && !args.json) {
     for (const [i, round] of rounds.entries()) console.log(`\nround ${i + 1}\n${table(round)}`);
-    console.log(`\nmedian of ${ROUNDS} rounds`);
+    console.log(`\nmedian of ${ROUNDS} rounds (ratios: the median of each round's ratio)`);
   }
   if (args.json) {
     console.log(
@@ -509,7 +528,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  console.log(`\n${table(results)}`);
+  console.log(`\n${table(results, rounds)}`);
 }
 
 main().catch((error: unknown) => {
