@@ -22,7 +22,5 @@ export const ADMIN_PATTERNS = {
   disconnectUser: 'users.disconnect',
 } as const;
 
-export type AdminPattern = (typeof ADMIN_PATTERNS)[keyof typeof ADMIN_PATTERNS];
-
 export type AdminReply<T extends object = object> =
   ({ ok: true } & T) | { ok: false; error: { code: string; message: string } };

@@ -38,10 +38,6 @@ export class ReadinessService {
     this.#draining = true;
   }
 
-  get draining(): boolean {
-    return this.#draining;
-  }
-
   checks(): HealthIndicatorFunction[] {
     return [
       () =>

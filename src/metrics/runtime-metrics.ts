@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DeliveryService } from '../delivery/delivery.service.js';
+import { SlowConsumers } from '../delivery/slow-consumers.js';
 import type { DispatcherMetrics } from '../dispatcher/index.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
@@ -22,6 +23,7 @@ export class RuntimeMetrics implements OnModuleInit {
     private readonly users: UsersService,
     private readonly rooms: RoomsService,
     private readonly delivery: DeliveryService,
+    private readonly slowConsumers: SlowConsumers,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
   ) {}
 
@@ -34,6 +36,11 @@ export class RuntimeMetrics implements OnModuleInit {
       return this.users.list().length;
     });
     metrics.gauge('chat_rooms', 'Open rooms.', () => this.rooms.count);
+    metrics.counter(
+      'chat_slow_consumers_cut_total',
+      'Sockets closed because their unsent backlog passed MAX_OUTBOUND_BUFFER_BYTES.',
+      () => this.slowConsumers.cutOff,
+    );
 
     const runtime = (): DispatcherMetrics => this.#runtime();
     metrics.gauge(

@@ -334,5 +334,7 @@ describe('slow consumers (MAX_OUTBOUND_BUFFER_BYTES)', () => {
     expect(received).toEqual(ids);
     const { message } = await bystander.ok('room:message', { roomId: 'general', content: 'ok' });
     await sender.waitFor(withId(message.id));
+    const metrics = await (await fetch(`${h.app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^chat_slow_consumers_cut_total 1$/m);
   }, 90_000);
 });
