@@ -351,12 +351,13 @@ describe('rooms with ttlSeconds', () => {
     const alice = await h.clients.as('alice', 'Alice');
     const bob = await h.clients.as('bob', 'Bob');
     // Made together: when the empty probe has closed, the occupied room has lived its TTL too.
-    expect((await call(h.app, 'PUT', '/api/rooms/occupied', { ttlSeconds: 1 })).status).toBe(201);
-    expect((await call(h.app, 'PUT', '/api/rooms/probe', { ttlSeconds: 1 })).status).toBe(201);
+    // Occupied first, then the probe made: 3 s leaves room for a slow machine before the join.
+    expect((await call(h.app, 'PUT', '/api/rooms/occupied', { ttlSeconds: 3 })).status).toBe(201);
     expect(
       (await call(h.app, 'POST', '/api/rooms/occupied/members', { userId: 'alice' })).status,
     ).toBe(204);
     await bob.ok('room:join', { roomId: 'occupied' });
+    expect((await call(h.app, 'PUT', '/api/rooms/probe', { ttlSeconds: 3 })).status).toBe(201);
 
     await untilRooms(h.app, (ids) => !ids.includes('probe'));
 
@@ -401,14 +402,14 @@ describe('rooms with ttlSeconds across a restart', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'chat-ttl-'));
     const env = { STORE: 'sqlite', DATA_DIR: dataDir, SQLITE_SYNCHRONOUS: 'normal' };
     app = await startApp(env);
-    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 2 })).status).toBe(201);
+    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 5 })).status).toBe(201);
     expect((await call(app, 'PUT', '/api/rooms/lasting')).status).toBe(201);
     await app.close();
 
     app = await startApp(env);
 
     expect(await roomIds(app)).toEqual(expect.arrayContaining(['short', 'lasting']));
-    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 2 })).status).toBe(200);
+    expect((await call(app, 'PUT', '/api/rooms/short', { ttlSeconds: 5 })).status).toBe(200);
     const ids = await untilRooms(app, (list) => !list.includes('short'));
     expect(ids).toContain('lasting');
   });
