@@ -291,6 +291,68 @@ describe('browser origins (CORS_ORIGINS)', () => {
   });
 });
 
+describe('HANDSHAKE_TIMEOUT_MS and MAX_HTTP_BUFFER_SIZE', () => {
+  const h = useApp({
+    HANDSHAKE_TIMEOUT_MS: '300',
+    MAX_HTTP_BUFFER_SIZE: '40000',
+    MAX_MESSAGE_LENGTH: '5000',
+  });
+
+  it('should close a connection that never completes the socket.io handshake', async () => {
+    // An engine.io session (long-polling) that never sends the socket.io CONNECT packet.
+    const base = `${h.app.url}/socket.io/?EIO=4&transport=polling`;
+    const { sid } = JSON.parse((await (await fetch(base)).text()).slice(1)) as { sid: string };
+    const started = Date.now();
+    // Each poll is held by the server until it has something: here, the close.
+    let closed = false;
+    while (!closed) {
+      const res = await fetch(`${base}&sid=${sid}`);
+      const body = await res.text();
+      closed = res.status === 400 || body.split('\x1e').includes('1');
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('should close a connection whose packet passes the size cap, and only that one', async () => {
+    const alice = await h.clients.as('alice');
+    const bob = await h.clients.as('bob');
+    await alice.ok('room:join', { roomId: 'general' });
+    await bob.ok('room:join', { roomId: 'general' });
+    const gone = disconnected(bob);
+    bob.socket.emit('room:message', { roomId: 'general', content: 'x'.repeat(60_000) });
+    expect(await gone).toBe('transport close');
+    const { message } = await alice.ok('room:message', { roomId: 'general', content: 'fine' });
+    expect(message.content).toBe('fine');
+  });
+});
+
+describe('browser origins in production, CORS_ORIGINS unset', () => {
+  const h = useApp({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'p'.repeat(40) });
+
+  it('should refuse pages from other origins and accept its own', async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('p'.repeat(40)));
+    const connect = (origin: string): Promise<string> => {
+      const socket = io(h.app.url, {
+        auth: { token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        extraHeaders: { origin },
+      });
+      return new Promise<string>((resolve) => {
+        socket.once('connect', () => resolve('connected'));
+        socket.once('connect_error', () => resolve('refused'));
+      }).finally(() => socket.disconnect());
+    };
+    expect(await connect('https://anywhere.example')).toBe('refused');
+    expect(await connect(h.app.url)).toBe('connected');
+  });
+});
+
 describe('slow consumers (MAX_OUTBOUND_BUFFER_BYTES)', () => {
   const h = useApp({
     MAX_OUTBOUND_BUFFER_BYTES: '65536',
