@@ -51,6 +51,15 @@ export class PrefixedRedisServer extends ServerRedis {
     });
   }
 
+  /** A Redis that is down at shutdown has nothing to close cleanly: stop without it. */
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } catch (error) {
+      this.#log.warn(`redis transport closed without Redis: ${String(error)}`);
+    }
+  }
+
   #bare(channel: string): string {
     return channel.startsWith(this.prefix) ? channel.slice(this.prefix.length) : channel;
   }

@@ -319,7 +319,9 @@ describe('HANDSHAKE_TIMEOUT_MS and MAX_HTTP_BUFFER_SIZE', () => {
     await alice.ok('room:join', { roomId: 'general' });
     await bob.ok('room:join', { roomId: 'general' });
     const gone = disconnected(bob);
-    bob.socket.emit('room:message', { roomId: 'general', content: 'x'.repeat(60_000) });
+    bob.socket.emit('room:message', { roomId: 'general', content: 'x'.repeat(60_000) }, () => {
+      throw new Error('answered: the packet should have closed the connection');
+    });
     expect(await gone).toBe('transport close');
     const { message } = await alice.ok('room:message', { roomId: 'general', content: 'fine' });
     expect(message.content).toBe('fine');
