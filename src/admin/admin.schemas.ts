@@ -43,9 +43,23 @@ class BodyReader {
   /** A room or user id field; `what` names it in the problem. */
   id(key: string, what: 'room' | 'user'): string {
     const value = this.field(key);
-    if (!(what === 'user' ? isUserId(value) : isId(value))) {
+    if (!isIdOf(what, value)) {
       this.problems.push(`${key} must be a valid ${what} id (1-64 of [A-Za-z0-9_.-])`);
     }
+    return value as string;
+  }
+
+  /** A path segment naming a room or a user, checked with the body. */
+  pathId(value: string, what: 'room' | 'user'): string {
+    if (!isIdOf(what, value)) this.problems.push(pathIdProblem(what));
+    return value;
+  }
+
+  /** Notice text under the message text rules. */
+  content(key: string, maxLength: number): string {
+    const value = this.field(key);
+    const verdict = checkContent(value, maxLength);
+    if (verdict !== 'ok') this.problems.push(describeContentVerdict(verdict, maxLength));
     return value as string;
   }
 
@@ -96,7 +110,7 @@ export function parseCreateRoom(body: unknown): AdminRoomInput {
  */
 export function parsePutRoom(pathId: string, body: unknown): AdminRoomInput {
   const read = new BodyReader(body);
-  const id = readPathId(read, pathId, 'room');
+  const id = read.pathId(pathId, 'room');
   const bodyId = read.field('id');
   if (bodyId !== undefined && bodyId !== pathId) read.problems.push('id must match the path');
   const result: AdminRoomInput = { id };
@@ -107,7 +121,7 @@ export function parsePutRoom(pathId: string, body: unknown): AdminRoomInput {
 /** POST /api/rooms/:id/members: `{ userId }`. */
 export function parseMember(pathId: string, body: unknown): { roomId: string; userId: string } {
   const read = new BodyReader(body);
-  const roomId = readPathId(read, pathId, 'room');
+  const roomId = read.pathId(pathId, 'room');
   return read.done({ roomId, userId: read.id('userId', 'user') });
 }
 
@@ -118,24 +132,22 @@ export function parseNotice(
   maxLength: number,
 ): { roomId: string; content: string } {
   const read = new BodyReader(body);
-  const roomId = readPathId(read, pathId, 'room');
-  const content = read.field('content');
-  const verdict = checkContent(content, maxLength);
-  if (verdict !== 'ok') read.problems.push(describeContentVerdict(verdict, maxLength));
-  return read.done({ roomId, content: content as string });
+  const roomId = read.pathId(pathId, 'room');
+  return read.done({ roomId, content: read.content('content', maxLength) });
 }
 
 /** Path parameters follow the same id rules; a malformed one is a bad request. */
 export function parsePathId(value: string, what: 'room' | 'user'): string {
-  const ok = what === 'user' ? isUserId(value) : isId(value);
-  if (!ok) throw new InvalidRequestError([`${what} id must be 1-64 of [A-Za-z0-9_.-]`]);
+  if (!isIdOf(what, value)) throw new InvalidRequestError([pathIdProblem(what)]);
   return value;
 }
 
-function readPathId(read: BodyReader, value: string, what: 'room' | 'user'): string {
-  const ok = what === 'user' ? isUserId(value) : isId(value);
-  if (!ok) read.problems.push(`${what} id must be 1-64 of [A-Za-z0-9_.-]`);
-  return value;
+function isIdOf(what: 'room' | 'user', value: unknown): value is string {
+  return what === 'user' ? isUserId(value) : isId(value);
+}
+
+function pathIdProblem(what: 'room' | 'user'): string {
+  return `${what} id must be 1-64 of [A-Za-z0-9_.-]`;
 }
 
 // ---- the Redis transport: one payload object a command -----------------------------------
@@ -159,10 +171,7 @@ export function parseRoomNotice(
 ): { roomId: string; content: string } {
   const read = new BodyReader(payload);
   const roomId = read.id('roomId', 'room');
-  const content = read.field('content');
-  const verdict = checkContent(content, maxLength);
-  if (verdict !== 'ok') read.problems.push(describeContentVerdict(verdict, maxLength));
-  return read.done({ roomId, content: content as string });
+  return read.done({ roomId, content: read.content('content', maxLength) });
 }
 
 /** `{ userId }`: users.disconnect. */

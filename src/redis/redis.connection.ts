@@ -1,3 +1,4 @@
+import { ThrottledWarning } from './throttled-warning.js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
@@ -29,7 +30,7 @@ export class RedisConnection implements OnApplicationShutdown {
   #subscriber: Redis | undefined;
   /** Set once both clients were ready: from then on ioredis reconnects by itself. */
   #started = false;
-  #lastErrorLog = 0;
+  readonly #errors = new ThrottledWarning(this.#logger);
 
   constructor(config: AppConfig) {
     this.#url = config.redisUrl;
@@ -131,12 +132,8 @@ export class RedisConnection implements OnApplicationShutdown {
     return this.#url;
   }
 
-  /** One line per error, at most every 5 s: a Redis outage retries many times a second. */
   #reportError(role: string, error: Error): void {
-    const now = Date.now();
-    if (now - this.#lastErrorLog < 5000) return;
-    this.#lastErrorLog = now;
-    this.#logger.warn(`redis (${role}) at ${this.location}: ${error.message}`);
+    this.#errors.warn(`redis (${role}) at ${this.location}: ${error.message}`);
   }
 }
 

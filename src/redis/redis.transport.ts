@@ -1,3 +1,4 @@
+import { ThrottledWarning } from './throttled-warning.js';
 import { Logger } from '@nestjs/common';
 import { type CustomStrategy, type RedisOptions, ServerRedis } from '@nestjs/microservices';
 import type { RedisConnection } from './redis.connection.js';
@@ -12,7 +13,7 @@ type ServerOptions = Required<RedisOptions>['options'];
  */
 export class PrefixedRedisServer extends ServerRedis {
   readonly #log = new Logger('RedisTransport');
-  #lastErrorLog = 0;
+  readonly #errors = new ThrottledWarning(this.#log);
 
   constructor(
     options: ServerOptions,
@@ -39,16 +40,10 @@ export class PrefixedRedisServer extends ServerRedis {
     return super.handleMessage(this.#bare(channel), buffer, pub, this.#bare(pattern));
   }
 
-  /** One line every 5 s at most: an outage reports an error on every reconnect attempt. */
   override registerErrorListener(client: {
     on: (event: string, fn: (error: Error) => void) => void;
   }): void {
-    client.on('error', (error) => {
-      const now = Date.now();
-      if (now - this.#lastErrorLog < 5000) return;
-      this.#lastErrorLog = now;
-      this.#log.warn(`redis: ${error.message}`);
-    });
+    client.on('error', (error) => this.#errors.warn(`redis: ${error.message}`));
   }
 
   /** A Redis that is down at shutdown has nothing to close cleanly: stop without it. */
