@@ -65,11 +65,13 @@ export class ChatService {
   }
 
   async kick(user: UserRef, input: ClientEventInput<'room:kick'>) {
+    await this.users.get(user.id)?.charge();
     await this.rooms.kick(user.id, input.roomId, input.userId);
     return {};
   }
 
-  mute(user: UserRef, input: ClientEventInput<'room:mute'>) {
+  async mute(user: UserRef, input: ClientEventInput<'room:mute'>) {
+    await this.users.get(user.id)?.charge();
     return this.rooms.mute(user.id, input.roomId, input.userId, input.seconds);
   }
 

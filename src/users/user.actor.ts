@@ -113,6 +113,17 @@ export class UserActor extends Actor {
     });
   }
 
+  /**
+   * Takes a token from the user's send bucket for an action that reaches many (a moderation
+   * notice): RATE_LIMITED when it is empty, as for a message.
+   */
+  charge(): Promise<void> {
+    return this.ask(() => {
+      const waitMs = this.#bucket.take();
+      if (waitMs > 0) throw new RateLimitedError(waitMs);
+    });
+  }
+
   /** Whether the user is in `roomId` already or in fewer than `max` rooms. */
   hasRoomFor(roomId: string, max: number): Promise<boolean> {
     return this.ask(() => this.#rooms.has(roomId) || this.#rooms.size < max);

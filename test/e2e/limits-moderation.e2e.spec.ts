@@ -124,6 +124,30 @@ describe('room:mute', () => {
   });
 });
 
+describe('moderation and the send rate', () => {
+  const h = useApp({ RATE_LIMIT_BURST: '3', RATE_LIMIT_PER_SECOND: '1' });
+
+  it('should count kicks and mutes against the owner’s rate, since each reaches every member', async () => {
+    const alice = await h.clients.as('alice');
+    const bob = await h.clients.as('bob');
+    await alice.ok('room:create', { roomId: 'den' });
+    await bob.ok('room:join', { roomId: 'den' });
+    const replies = [];
+    for (let i = 0; i < 5; i++) {
+      replies.push(
+        await alice.request('room:mute', { roomId: 'den', userId: 'bob', seconds: i % 2 }),
+      );
+    }
+    expect(replies.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'RATE_LIMITED',
+      'RATE_LIMITED',
+    ]);
+  });
+});
+
 describe('MAX_ROOMS_PER_USER', () => {
   const h = useApp({ MAX_ROOMS_PER_USER: '2' });
 
