@@ -400,7 +400,8 @@ function medianOf(results: LoadResult[]): LoadResult {
   const median = (pick: (r: LoadResult) => number): number => {
     const values = results.map(pick).sort((a, b) => a - b);
     const mid = values.length >> 1;
-    return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    const value = values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    return +value.toFixed(2);
   };
   const cpu = results.map((r) => r.serverCpuUsPerDelivery);
   return {
