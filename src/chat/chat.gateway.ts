@@ -104,6 +104,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
           };
           socket.once('disconnect', release);
           socket.conn.once('close', release);
+          // Gone while its token was being checked: its close already happened.
+          if (socket.conn.readyState !== 'open') {
+            release();
+            return next(new Error('UNAUTHORIZED'));
+          }
           socket.data.user = user;
           next();
         },
