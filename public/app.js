@@ -100,6 +100,8 @@ $('signin-form').addEventListener('submit', (event) => {
   if (!token && !userId) return ($('signin-error').textContent = 'Enter a user id or a token.');
   const auth = token ? { token } : name ? { userId, name } : { userId };
   me = token ? { id: tokenSubject(token) ?? '?', name: '' } : { id: userId, name: name || userId };
+  // A sign-in while an earlier one is still retrying replaces it.
+  if (socket) signOut();
   $('signin-error').textContent = 'Connecting…';
   connect(auth);
 });
@@ -121,6 +123,7 @@ function signOut(reason = '') {
   socket?.disconnect();
   socket = undefined;
   connectedOnce = false;
+  refusedRetries = 0;
   timers.forEach(clearTimeout);
   timers.clear();
   roomsRefresh = false;
@@ -158,7 +161,10 @@ function onConnectError(error) {
     const delay =
       Math.min(PASSING_RETRY_MAX_MS, 1000 * 2 ** refusedRetries++) * (0.5 + Math.random());
     if (!connectedOnce) $('signin-error').textContent = `Server busy (${code}): retrying…`;
-    later(delay, () => socket?.connect());
+    const refused = socket;
+    later(delay, () => {
+      if (socket === refused && !refused.connected && !refused.active) refused.connect();
+    });
     return;
   }
   if (socket.active) {

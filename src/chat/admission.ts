@@ -4,7 +4,7 @@ import { TokenBucket } from '../common/token-bucket.js';
 import { AppConfig } from '../config/app-config.js';
 
 /** Refusal codes a handshake may get from admission (connect_error `message`). */
-export type AdmissionRefusal = 'RATE_LIMITED' | 'TOO_MANY_SOCKETS';
+export type AdmissionRefusal = 'RATE_LIMITED' | 'TOO_MANY_SOCKETS' | 'SHUTTING_DOWN';
 
 interface AddressBucket {
   bucket: TokenBucket;

@@ -87,10 +87,18 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   afterInit(server: ChatServer): void {
     this.delivery.attach(server);
     this.slowConsumers.watch(() => server.sockets.sockets.values());
+    // A connection's first handshake sees the request's headers; later ones on it do not.
+    const addresses = new WeakMap<object, string>();
     server.use((socket, next) => {
-      const { address, headers } = socket.handshake;
+      if (this.delivery.shuttingDown) return next(this.#refusal('SHUTTING_DOWN'));
+      const { address: peer, headers } = socket.handshake;
+      let address = addresses.get(socket.conn);
+      if (address === undefined) {
+        address = this.admission.addressOf(peer, headers);
+        addresses.set(socket.conn, address);
+      }
       // Counted before the token is even read: a storm costs as little as possible.
-      const overRate = this.admission.admitAddress(this.admission.addressOf(address, headers));
+      const overRate = this.admission.admitAddress(address);
       if (overRate !== undefined) return next(this.#refusal(overRate));
       this.auth.authenticate(socket.handshake.auth).then(
         (user) => {
@@ -101,6 +109,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
           const release = (): void => {
             if (held) this.admission.release(user.id);
             held = false;
+            socket.off('disconnect', release);
+            socket.conn.off('close', release);
           };
           socket.once('disconnect', release);
           socket.conn.once('close', release);

@@ -65,13 +65,13 @@ export class ChatService {
   }
 
   async kick(user: UserRef, input: ClientEventInput<'room:kick'>) {
-    await this.users.get(user.id)?.charge();
+    await this.users.get(user.id)?.chargeModeration();
     await this.rooms.kick(user.id, input.roomId, input.userId);
     return {};
   }
 
   async mute(user: UserRef, input: ClientEventInput<'room:mute'>) {
-    await this.users.get(user.id)?.charge();
+    await this.users.get(user.id)?.chargeModeration();
     return this.rooms.mute(user.id, input.roomId, input.userId, input.seconds);
   }
 

@@ -30,11 +30,17 @@ export const userChannel = (userId: string): string => `u:${userId}`;
 @Injectable()
 export class DeliveryService {
   #server: ChatServer | undefined;
+  #shuttingDown = false;
 
   constructor(private readonly metrics: MetricsService) {}
 
   attach(server: ChatServer): void {
     this.#server = server;
+  }
+
+  /** Set by beginShutdown: the handshake refuses everyone with SHUTTING_DOWN, before any check. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
   }
 
   /** Open connections on this instance (0 before the server is attached). */
@@ -81,10 +87,7 @@ export class DeliveryService {
   beginShutdown(notice: ShutdownNotice): number {
     const server = this.#server;
     if (server === undefined) return 0;
-    server.use((_socket, next) => {
-      this.metrics.handshakeRefused('SHUTTING_DOWN');
-      next(new Error('SHUTTING_DOWN'));
-    });
+    this.#shuttingDown = true;
     // Only this instance's clients: with the Redis adapter, emit() would reach every instance.
     server.local.emit('server:shutdown', notice);
     return this.connectedSockets;

@@ -52,6 +52,8 @@ export class PrefixedRedisServer extends ServerRedis {
       await super.close();
     } catch (error) {
       this.#log.warn(`redis transport closed without Redis: ${String(error)}`);
+      // The quit that failed may have been the first: drop both connections outright.
+      for (const client of [this.pubClient, this.subClient]) client?.disconnect();
     }
   }
 

@@ -340,6 +340,7 @@ export class RoomActor extends Actor {
 
   /** A notice nobody waits for: a failure (the room's row never stored) is only logged. */
   #announce(content: string): void {
+    if (this.#closed) return;
     this.#notice(content).catch((error: unknown) =>
       logger.warn(`notice in room ${this.id} not sent: ${String(error)}`),
     );

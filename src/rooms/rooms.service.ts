@@ -123,7 +123,7 @@ export class RoomsService implements OnModuleInit {
     const owned = this.#owned.get(creator.id) ?? 0;
     if (owned >= this.config.maxRoomsPerUser) {
       throw new ForbiddenError(
-        `you own ${owned} rooms, the most allowed (rooms close through the admin API or a TTL)`,
+        `you own ${owned} open rooms, the most allowed (an administrator can close some)`,
       );
     }
     const room = this.#create({

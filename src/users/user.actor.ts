@@ -73,6 +73,8 @@ export class UserActor extends Actor {
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
   readonly #bucket: TokenBucket;
+  /** Made on the first kick or mute: most users never moderate. */
+  #moderationBucket: TokenBucket | undefined;
   /** Made on the first send with a clientMsgId: most connections never make one. */
   #recentSends: Map<string, Promise<SendOutcome>> | undefined;
   #memoFlush: Promise<void> | undefined;
@@ -114,12 +116,14 @@ export class UserActor extends Actor {
   }
 
   /**
-   * Takes a token from the user's send bucket for an action that reaches many (a moderation
-   * notice): RATE_LIMITED when it is empty, as for a message.
+   * Takes a token for a moderation action (it reaches every member): RATE_LIMITED when spent.
+   * A bucket of its own, with the send limits, so moderating never eats the message burst.
    */
-  charge(): Promise<void> {
+  chargeModeration(): Promise<void> {
     return this.ask(() => {
-      const waitMs = this.#bucket.take();
+      const { rateLimitBurst, rateLimitPerSecond } = this.deps.settings;
+      this.#moderationBucket ??= new TokenBucket(rateLimitBurst, rateLimitPerSecond);
+      const waitMs = this.#moderationBucket.take();
       if (waitMs > 0) throw new RateLimitedError(waitMs);
     });
   }
