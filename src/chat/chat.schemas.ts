@@ -139,6 +139,12 @@ function compact<T extends object>(value: T): T {
   return value;
 }
 
+/** room:invite and room:kick take the same payload. */
+function roomAndUser(raw: unknown): ClientEventInput<'room:kick'> {
+  const p = new PayloadReader(raw);
+  return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
+}
+
 /** private:message and memo:send take the same payload. */
 function directMessage(raw: unknown, limits: PayloadLimits): ClientEventInput<'memo:send'> {
   const p = new PayloadReader(raw);
@@ -177,14 +183,8 @@ export const PAYLOAD_PARSERS: Parsers = {
     const p = new PayloadReader(raw);
     return p.done({ roomId: p.id('roomId') });
   },
-  'room:invite': (raw) => {
-    const p = new PayloadReader(raw);
-    return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
-  },
-  'room:kick': (raw) => {
-    const p = new PayloadReader(raw);
-    return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
-  },
+  'room:invite': roomAndUser,
+  'room:kick': roomAndUser,
   'room:mute': (raw) => {
     const p = new PayloadReader(raw);
     return p.done({

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatMessage } from '../../src/chat/chat.events.js';
-import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
 import { Clients } from '../support/chat-app.js';
 import { ServerProcess } from '../support/server-process.js';
 import { POSTGRES_URL, serviceAvailable, uniqueSchema } from '../support/services.js';
+import { dropPostgresSchema } from '../support/store-kits.js';
 
 interface Backend {
   env: Record<string, string>;
@@ -30,16 +30,7 @@ function postgresBackend(): Backend {
   const schema = uniqueSchema('chat_durable');
   return {
     env: { STORE: 'postgres', DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema },
-    cleanup: async () => {
-      const store = new PostgresStore({
-        url: POSTGRES_URL,
-        schema,
-        historyMaxPerRoom: 1,
-        sendTtlMs: 1,
-      });
-      await store.dropSchema();
-      await store.close();
-    },
+    cleanup: () => dropPostgresSchema(schema),
   };
 }
 

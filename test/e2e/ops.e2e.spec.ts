@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadinessService } from '../../src/health/readiness.service.js';
 import { RedisConnection } from '../../src/redis/redis.connection.js';
-import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
 import { Clients, startApp, type RunningApp } from '../support/chat-app.js';
 import { useApp } from '../support/e2e.js';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable, uniqueSchema } from '../support/services.js';
+import { dropPostgresSchema } from '../support/store-kits.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /** One scrape: `sample('name{label="x"}')` is that series' value, undefined when absent. */
@@ -208,24 +208,15 @@ describe.each(postgresUp ? ['postgres'] : [])('GET /ready on %s', () => {
     await app?.close();
     app = undefined;
     await proxy.close();
-    const store = new PostgresStore({
-      url: POSTGRES_URL,
-      schema,
-      historyMaxPerRoom: 1,
-      sendTtlMs: 1,
-    });
-    await store.dropSchema();
-    await store.close();
+    await dropPostgresSchema(schema);
   });
 
   it('should answer 503 naming postgres while it is unreachable, and 200 once it is back', async () => {
-    const target = new URL(POSTGRES_URL);
-    proxy = await new TcpProxy().start(`http://${target.hostname}:${target.port || 5432}`);
-    const viaProxy = new URL(POSTGRES_URL);
-    viaProxy.port = new URL(proxy.url).port;
+    let viaProxy: string;
+    [proxy, viaProxy] = await TcpProxy.inFront(POSTGRES_URL, 5432);
     app = await startApp({
       STORE: 'postgres',
-      DATABASE_URL: viaProxy.toString(),
+      DATABASE_URL: viaProxy,
       DATABASE_SCHEMA: schema,
     });
     expect(await getJson(app, '/ready')).toMatchObject({
@@ -263,11 +254,9 @@ describe.each(redisUp ? ['redis'] : [])('GET /ready with REDIS_URL (%s)', () => 
   });
 
   it('should check Redis too, and answer 503 naming redis while it does not answer', async () => {
-    const target = new URL(REDIS_URL);
-    proxy = await new TcpProxy().start(`http://${target.hostname}:${target.port || 6379}`);
-    const viaProxy = new URL(REDIS_URL);
-    viaProxy.port = new URL(proxy.url).port;
-    app = await startApp({ REDIS_URL: viaProxy.toString(), REDIS_PREFIX: uniqueSchema('ready') });
+    let viaProxy: string;
+    [proxy, viaProxy] = await TcpProxy.inFront(REDIS_URL, 6379);
+    app = await startApp({ REDIS_URL: viaProxy, REDIS_PREFIX: uniqueSchema('ready') });
     expect(await getJson(app, '/ready')).toMatchObject({
       status: 200,
       body: { info: { redis: { status: 'up' }, memory: { status: 'up' } } },

@@ -53,22 +53,29 @@ function sqliteKit(retention: Retention, synchronous: 'full' | 'normal'): StoreK
   };
 }
 
+/** Drops a test's own PostgreSQL schema and everything in it. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const store = new PostgresStore({
+    url: POSTGRES_URL,
+    schema,
+    historyMaxPerRoom: 1,
+    sendTtlMs: 1,
+  });
+  await store.dropSchema();
+  await store.close();
+}
+
 function postgresKit(retention: Retention, schemaPrefix: string): StoreKit {
   const schema = uniqueSchema(schemaPrefix);
-  const make = () => new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
   return {
     durable: true,
     env: { STORE: 'postgres', DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema },
     open: async () => {
-      const store = make();
+      const store = new PostgresStore({ ...retention, url: POSTGRES_URL, schema });
       await store.init();
       return store;
     },
-    cleanup: async () => {
-      const store = make();
-      await store.dropSchema();
-      await store.close();
-    },
+    cleanup: () => dropPostgresSchema(schema),
   };
 }
 

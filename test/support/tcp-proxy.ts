@@ -36,6 +36,19 @@ export class TcpProxy {
     for (const socket of this.#sockets) socket.destroy();
   }
 
+  /**
+   * A proxy in front of a service (postgres://, redis://): it, and the service's URL with the
+   * proxy's port, to hand to the app.
+   */
+  static async inFront(serviceUrl: string, defaultPort: number): Promise<[TcpProxy, string]> {
+    const target = new URL(serviceUrl);
+    const proxy = await new TcpProxy().start(
+      `http://${target.hostname}:${target.port || defaultPort}`,
+    );
+    target.port = new URL(proxy.url).port;
+    return [proxy, target.toString()];
+  }
+
   async close(): Promise<void> {
     this.cut();
     const server = this.#server;
