@@ -56,4 +56,9 @@ export abstract class GroupCommittedStore {
   deleteMemos(ids: readonly string[]): Promise<void> {
     return this.writes.submit({ kind: 'deleteMemos', ids: [...ids] });
   }
+
+  /** Readiness: a probe write, committed in turn with the others (a full disk fails it). */
+  protected probeWrite(): Promise<void> {
+    return this.writes.submit({ kind: 'probe', at: Date.now() });
+  }
 }

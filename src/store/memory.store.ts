@@ -2,11 +2,14 @@ import type { ChatMessage } from '../chat/chat.events.js';
 import type {
   EventsAfter,
   MessageStore,
+  PageBudget,
+  PendingMemo,
+  RoomLogTail,
   RoomRecord,
   SendRecord,
   StoredRoom,
 } from './message-store.js';
-import { retainedSince } from './message-store.js';
+import { retainedSince, withinBudget } from './message-store.js';
 
 export interface MemoryStoreOptions {
   historyMaxPerRoom: number;
@@ -28,7 +31,8 @@ export class MemoryStore implements MessageStore {
   readonly location = 'process memory (nothing survives a restart)';
   readonly #rooms = new Map<string, RoomData>();
   readonly #sends = new Map<string, SendRecord & { at: number }>();
-  readonly #memos = new Map<string, ChatMessage[]>();
+  readonly #memos = new Map<string, PendingMemo[]>();
+  #memoPosition = 0;
 
   constructor(private readonly options: MemoryStoreOptions) {}
 
@@ -77,19 +81,33 @@ export class MemoryStore implements MessageStore {
     if (send) this.#remember(send);
   }
 
-  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
+  async eventsAfter(
+    roomId: string,
+    since: number,
+    upTo: number,
+    budget?: PageBudget,
+  ): Promise<EventsAfter> {
     const events = this.#rooms.get(roomId)?.events ?? [];
     const complete = retainedSince(since, upTo, events[0]?.seq);
-    return {
-      events: events.filter((e) => (e.seq as number) > since && (e.seq as number) <= upTo),
-      complete,
-    };
+    const after = events
+      .filter((e) => (e.seq as number) > since && (e.seq as number) <= upTo)
+      .map((event) => ({ event, body: JSON.stringify(event) }));
+    const { rows, more } = withinBudget(after, budget);
+    return { events: rows.map((row) => row.event), complete, more };
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
     const events = this.#rooms.get(roomId)?.events ?? [];
     const older = events.filter((e) => (e.seq as number) < before);
     return older.slice(Math.max(0, older.length - limit));
+  }
+
+  async roomLog(roomId: string, since: number): Promise<RoomLogTail> {
+    const room = this.#rooms.get(roomId);
+    return {
+      lastSeq: room?.lastSeq ?? 0,
+      events: (room?.events ?? []).filter((e) => (e.seq as number) > since),
+    };
   }
 
   async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
@@ -115,19 +133,21 @@ export class MemoryStore implements MessageStore {
   async addMemo(memo: ChatMessage, send?: SendRecord): Promise<void> {
     const recipient = memo.recipient?.id as string;
     const list = this.#memos.get(recipient) ?? [];
-    list.push(memo);
+    const bytes = JSON.stringify(memo).length;
+    list.push({ memo, position: ++this.#memoPosition, bytes });
     this.#memos.set(recipient, list);
     if (send) this.#remember(send);
   }
 
-  async pendingMemos(userId: string): Promise<ChatMessage[]> {
-    return [...(this.#memos.get(userId) ?? [])];
+  async pendingMemos(userId: string, after: number, limit: number): Promise<PendingMemo[]> {
+    const list = this.#memos.get(userId) ?? [];
+    return list.filter((pending) => pending.position > after).slice(0, limit);
   }
 
   async deleteMemos(ids: readonly string[]): Promise<void> {
     const gone = new Set(ids);
     for (const [userId, list] of this.#memos) {
-      const kept = list.filter((memo) => !gone.has(memo.id));
+      const kept = list.filter((pending) => !gone.has(pending.memo.id));
       if (kept.length === 0) this.#memos.delete(userId);
       else this.#memos.set(userId, kept);
     }

@@ -7,7 +7,7 @@ export interface RoomRecord {
   private: boolean;
   /** The creator; rooms made through the admin API have none. */
   owner?: string;
-  /** Reserved for rooms that close once empty for this long (admin API); stored, not yet acted on. */
+  /** The room closes itself once empty for this long (admin API). */
   ttlSeconds?: number;
   createdAt: string;
 }
@@ -31,6 +31,32 @@ export interface EventsAfter {
   events: ChatMessage[];
   /** False when retention dropped events after the cursor. */
   complete: boolean;
+  /** True when the page stopped at its limit or byte budget before `upTo`. */
+  more: boolean;
+}
+
+/** How much one read may return: at most `limit` events, cut once `maxBytes` is reached. */
+export interface PageBudget {
+  limit: number;
+  /** Approximate bytes (stored JSON length); the first event always fits. */
+  maxBytes: number;
+}
+
+/** A memo waiting for its recipient, with its place in the recipient's queue. */
+export interface PendingMemo {
+  memo: ChatMessage;
+  /** Increases with every memo stored: the cursor of the next page. */
+  position: number;
+  /** Approximate bytes on the wire (stored JSON length). */
+  bytes: number;
+}
+
+/** A room's stored log from a seq on: what a room re-reads after a write whose outcome is unknown. */
+export interface RoomLogTail {
+  /** The room's stored last_seq (0 when the room row is gone). */
+  lastSeq: number;
+  /** Stored events with seq > since, oldest first. */
+  events: ChatMessage[];
 }
 
 /**
@@ -46,7 +72,10 @@ export interface MessageStore {
 
   init(): Promise<void>;
   close(): Promise<void>;
-  /** Resolves when the store answers now (readiness); rejects with the reason it does not. */
+  /**
+   * Resolves when the store takes writes now (readiness): durable stores commit a small probe
+   * write in turn with the other writes; rejects with the reason it does not.
+   */
   ping(): Promise<void>;
   /** Durable stores call `observer` after each group-committed batch (metrics). */
   observeWrites?(observer: WriteBatchObserver): void;
@@ -60,10 +89,20 @@ export interface MessageStore {
 
   /** A persisted room event (room_chat, room_join, room_leave), with the send it answers. */
   appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void>;
-  /** Events with since < seq <= upTo, oldest first. */
-  eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter>;
+  /** Events with since < seq <= upTo, oldest first; all of them unless a budget cuts the page. */
+  eventsAfter(
+    roomId: string,
+    since: number,
+    upTo: number,
+    budget?: PageBudget,
+  ): Promise<EventsAfter>;
   /** The newest `limit` events with seq < before, oldest first. */
   eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]>;
+  /**
+   * The stored last_seq and the events after `since`, read after any earlier write of the room
+   * has finished (PostgreSQL waits for the room row's lock): the truth after a failed write.
+   */
+  roomLog(roomId: string, since: number): Promise<RoomLogTail>;
 
   findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined>;
   /** Records a send that stores nothing else (private:message). */
@@ -71,7 +110,8 @@ export interface MessageStore {
 
   /** Stores a memo for an offline recipient, with the send it answers. */
   addMemo(memo: ChatMessage, send?: SendRecord): Promise<void>;
-  pendingMemos(userId: string): Promise<ChatMessage[]>;
+  /** The user's pending memos with position > `after`, oldest first, at most `limit`. */
+  pendingMemos(userId: string, after: number, limit: number): Promise<PendingMemo[]>;
   deleteMemos(ids: readonly string[]): Promise<void>;
 }
 
@@ -84,6 +124,25 @@ export const MESSAGE_STORE = Symbol('MessageStore');
  * Whether events after `since` (up to `upTo`) are all still retained, given the oldest
  * retained seq of the room (undefined when it has none).
  */
+/**
+ * Cuts rows (oldest first) to a budget: at most `limit`, and no more once `maxBytes` is
+ * reached, the first row always kept. `more` when rows were left out.
+ */
+export function withinBudget<Row extends { body: string }>(
+  rows: readonly Row[],
+  budget: PageBudget | undefined,
+): { rows: readonly Row[]; more: boolean } {
+  if (budget === undefined) return { rows, more: false };
+  let bytes = 0;
+  let kept = 0;
+  while (kept < rows.length && kept < budget.limit) {
+    bytes += rows[kept].body.length;
+    if (kept > 0 && bytes > budget.maxBytes) break;
+    kept++;
+  }
+  return { rows: kept === rows.length ? rows : rows.slice(0, kept), more: kept < rows.length };
+}
+
 export function retainedSince(since: number, upTo: number, oldest: number | undefined): boolean {
   return since >= upTo || (oldest ?? upTo + 1) <= since + 1;
 }

@@ -24,6 +24,7 @@ export function createStore(config: AppConfig): MessageStore {
         ...retention,
         dataDir: config.dataDir,
         synchronous: config.sqliteSynchronous,
+        faultInjection: config.faultInjection,
       });
     case 'postgres':
       return new PostgresStore({

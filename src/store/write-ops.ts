@@ -29,7 +29,9 @@ export type WriteOp =
       body: string;
       send: SendRow | null;
     }
-  | { kind: 'deleteMemos'; ids: string[] };
+  | { kind: 'deleteMemos'; ids: string[] }
+  /** Readiness: a one-row write that commits only when the store takes writes. */
+  | { kind: 'probe'; at: number };
 
 export function sendRow(send: SendRecord | undefined): SendRow | null {
   if (send === undefined) return null;

@@ -132,7 +132,7 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
 
     const { events: stored } = await h.sut.eventsAfter('r1', 0, ODD_TEXTS.length);
     expect(stored).toHaveLength(ODD_TEXTS.length);
-    const pending = await h.sut.pendingMemos('bob');
+    const pending = (await h.sut.pendingMemos('bob', 0, 1000)).map((p) => p.memo);
     for (const [i, [, content]] of ODD_TEXTS.entries()) {
       expect(stored[i]).toEqual(events[i]);
       expectIdentical(stored[i].content, content);
@@ -181,10 +181,12 @@ describe.each(kits)('odd text in the MessageStore: %s', (_name, makeKit) => {
         lastSeq: 1,
       });
       expect((await h.sut.eventsBefore(id, 10, 10)).map((e) => e.content)).toEqual([id]);
-      expect((await h.sut.pendingMemos(id)).map((m) => m.content)).toEqual([`to ${id}`]);
+      expect((await h.sut.pendingMemos(id, 0, 10)).map((p) => p.memo.content)).toEqual([
+        `to ${id}`,
+      ]);
       expect((await h.sut.findSend(id, id))?.message.content).toBe(id);
     }
-    expect(await h.sut.pendingMemos('toString')).toEqual([]);
+    expect(await h.sut.pendingMemos('toString', 0, 10)).toEqual([]);
     expect(await h.sut.findSend('__proto__', 'constructor')).toBeUndefined();
   });
 

@@ -146,15 +146,76 @@ describe.each(kits)('MessageStore contract: %s', (_name, makeKit) => {
     );
     for (const memo of memos) await h.sut.addMemo(memo);
     await h.reopen();
-    expect((await h.sut.pendingMemos('bob')).map((m) => m.content)).toEqual([
-      'one',
-      'two',
-      'three',
-    ]);
+    expect(await contentsOfMemos('bob')).toEqual(['one', 'two', 'three']);
     await h.sut.deleteMemos([memos[0].id, memos[2].id]);
-    expect((await h.sut.pendingMemos('bob')).map((m) => m.content)).toEqual(['two']);
-    expect(await h.sut.pendingMemos('alice')).toEqual([]);
+    expect(await contentsOfMemos('bob')).toEqual(['two']);
+    expect(await h.sut.pendingMemos('alice', 0, 100)).toEqual([]);
   });
+
+  it('should page memos by position, each page after the last position of the one before', async () => {
+    for (let i = 1; i <= 5; i++) {
+      await h.sut.addMemo(
+        createMessage('instant_message', {
+          sender: alice,
+          recipient: { id: 'bob', name: 'bob' },
+          content: `memo ${i}`,
+        }),
+      );
+    }
+    const first = await h.sut.pendingMemos('bob', 0, 2);
+    expect(first.map((p) => p.memo.content)).toEqual(['memo 1', 'memo 2']);
+    expect(first[0].bytes).toBeGreaterThan('memo 1'.length);
+    const second = await h.sut.pendingMemos('bob', first[1].position, 2);
+    expect(second.map((p) => p.memo.content)).toEqual(['memo 3', 'memo 4']);
+    await h.sut.deleteMemos([first[0].memo.id]);
+    const rest = await h.sut.pendingMemos('bob', second[1].position, 2);
+    expect(rest.map((p) => p.memo.content)).toEqual(['memo 5']);
+    // A memo stored after earlier ones were delivered and deleted still comes after them.
+    await h.sut.deleteMemos([...first, ...second, ...rest].map((p) => p.memo.id));
+    await h.sut.addMemo(
+      createMessage('instant_message', {
+        sender: alice,
+        recipient: { id: 'bob', name: 'bob' },
+        content: 'late',
+      }),
+    );
+    const late = await h.sut.pendingMemos('bob', 0, 10);
+    expect(late.map((p) => p.memo.content)).toEqual(['late']);
+    expect(late[0].position).toBeGreaterThan(rest[0].position);
+  });
+
+  it('should cut a page of events at its limit or byte budget, and say there is more', async () => {
+    await h.sut.createRoom(room('r1'));
+    for (let seq = 1; seq <= HISTORY_MAX; seq++) {
+      await h.sut.appendRoomEvent(chat('r1', seq, 'x'.repeat(1000)));
+    }
+    const byCount = await h.sut.eventsAfter('r1', 0, 5, { limit: 3, maxBytes: 1_000_000 });
+    expect(byCount.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(byCount.more).toBe(true);
+    const byBytes = await h.sut.eventsAfter('r1', 1, 5, { limit: 100, maxBytes: 2500 });
+    expect(byBytes.events.map((e) => e.seq)).toEqual([2, 3]);
+    expect(byBytes.more).toBe(true);
+    const oneAtLeast = await h.sut.eventsAfter('r1', 0, 5, { limit: 100, maxBytes: 1 });
+    expect(oneAtLeast.events.map((e) => e.seq)).toEqual([1]);
+    const rest = await h.sut.eventsAfter('r1', 3, 5, { limit: 2, maxBytes: 1_000_000 });
+    expect(rest.events.map((e) => e.seq)).toEqual([4, 5]);
+    expect(rest.more).toBe(false);
+    expect(rest.complete).toBe(true);
+  });
+
+  it("should read a room's stored last seq and the events after a seq (recovery after a failed write)", async () => {
+    await h.sut.createRoom(room('r1'));
+    for (let seq = 1; seq <= 3; seq++) await h.sut.appendRoomEvent(chat('r1', seq, `m${seq}`));
+    await h.reopen();
+    const tail = await h.sut.roomLog('r1', 1);
+    expect(tail.lastSeq).toBe(3);
+    expect(tail.events.map((e) => e.content)).toEqual(['m2', 'm3']);
+    expect(await h.sut.roomLog('gone', 0)).toEqual({ lastSeq: 0, events: [] });
+  });
+
+  async function contentsOfMemos(userId: string): Promise<string[]> {
+    return (await h.sut.pendingMemos(userId, 0, 100)).map((p) => p.memo.content);
+  }
 
   it('should answer ping while open, and refuse it once closed (durable stores)', async () => {
     await expect(h.sut.ping()).resolves.toBeUndefined();

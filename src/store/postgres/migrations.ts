@@ -43,4 +43,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sends_by_age ON sends (created_at);
   `,
+  // 2: memos are read in pages by position; a one-row table that readiness probes write to.
+  `
+  DROP INDEX memos_by_recipient;
+  CREATE INDEX memos_by_recipient ON memos (recipient, position);
+  CREATE TABLE health (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at BIGINT NOT NULL
+  );
+  `,
 ];

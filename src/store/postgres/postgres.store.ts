@@ -2,8 +2,16 @@ import pg from 'pg';
 import type { ChatMessage } from '../../chat/chat.events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
-import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
-import { retainedSince, storedRoomFromRow } from '../message-store.js';
+import type {
+  EventsAfter,
+  MessageStore,
+  PageBudget,
+  PendingMemo,
+  RoomLogTail,
+  SendRecord,
+  StoredRoom,
+} from '../message-store.js';
+import { retainedSince, storedRoomFromRow, withinBudget } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type SendRow, type WriteOp } from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -22,6 +30,14 @@ const INT8_OID = 20;
 
 /** Arbitrary, fixed: serialises schema migrations across instances. */
 const MIGRATION_LOCK = 7_240_001;
+
+/**
+ * A transaction left open by a client that vanished (a dropped connection PostgreSQL has not
+ * noticed) holds its rooms' row locks; the server ends it after this long.
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+/** How long reading a room's log waits for an earlier write of the room to finish. */
+const ROOM_LOG_LOCK_TIMEOUT_MS = 3_000;
 
 /**
  * PostgreSQL store for clusters and durable history. Writes are group-committed: one
@@ -45,7 +61,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     this.#pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
-      options: `-c search_path=${options.schema}`,
+      options: `-c search_path=${options.schema} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
       types: {
         getTypeParser: ((oid: number, format?: string) =>
           oid === INT8_OID
@@ -105,9 +121,9 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     await this.#pool.end();
   }
 
-  /** A round trip to the server through the pool. */
+  /** A probe write, committed in turn with the other writes: the server takes writes. */
   async ping(): Promise<void> {
-    await this.#pool.query('SELECT 1');
+    await this.probeWrite();
   }
 
   /** Drops the schema and everything in it: for tests that made their own. */
@@ -133,17 +149,23 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     return rooms.map((row) => storedRoomFromRow(row, invites));
   }
 
-  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
-    const rows = await this.#query<{ body: string }>(
-      'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq',
-      [roomId, since, upTo],
+  async eventsAfter(
+    roomId: string,
+    since: number,
+    upTo: number,
+    budget?: PageBudget,
+  ): Promise<EventsAfter> {
+    const all = await this.#query<{ body: string }>(
+      'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4',
+      [roomId, since, upTo, budget === undefined ? null : budget.limit + 1],
     );
+    const { rows, more } = withinBudget(all, budget);
     const [oldest] = await this.#query<{ seq: number | null }>(
       'SELECT MIN(seq) AS seq FROM room_events WHERE room_id = $1',
       [roomId],
     );
     const complete = retainedSince(since, upTo, oldest?.seq ?? undefined);
-    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
+    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete, more };
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
@@ -154,6 +176,42 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     return rows.reverse().map((row) => JSON.parse(row.body) as ChatMessage);
   }
 
+  /**
+   * Locks the room's row first: a write whose COMMIT reached the server but whose answer was
+   * lost may still be finishing, and its outcome must be final before this read.
+   */
+  async roomLog(roomId: string, since: number): Promise<RoomLogTail> {
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    const onLost = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onLost);
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = ${ROOM_LOG_LOCK_TIMEOUT_MS}`);
+      const { rows: rooms } = await client.query<{ last_seq: number }>(
+        'SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE',
+        [roomId],
+      );
+      const { rows } = await client.query<{ body: string }>(
+        'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 ORDER BY seq',
+        [roomId, since],
+      );
+      await client.query('COMMIT');
+      return {
+        lastSeq: rooms[0]?.last_seq ?? 0,
+        events: rows.map((row) => JSON.parse(row.body) as ChatMessage),
+      };
+    } catch (error) {
+      broken ??= error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.off('error', onLost);
+      client.release(broken);
+    }
+  }
+
   async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
     const [row] = await this.#query<Parameters<typeof parseSend>[0]>(
       'SELECT * FROM sends WHERE user_id = $1 AND client_msg_id = $2 AND created_at >= $3',
@@ -162,12 +220,16 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     return row === undefined ? undefined : parseSend(row);
   }
 
-  async pendingMemos(userId: string): Promise<ChatMessage[]> {
-    const rows = await this.#query<{ body: string }>(
-      'SELECT body FROM memos WHERE recipient = $1 ORDER BY created_at, position',
-      [userId],
+  async pendingMemos(userId: string, after: number, limit: number): Promise<PendingMemo[]> {
+    const rows = await this.#query<{ position: number; body: string }>(
+      'SELECT position, body FROM memos WHERE recipient = $1 AND position > $2 ORDER BY position LIMIT $3',
+      [userId, after, limit],
     );
-    return rows.map((row) => JSON.parse(row.body) as ChatMessage);
+    return rows.map((row) => ({
+      memo: JSON.parse(row.body) as ChatMessage,
+      position: row.position,
+      bytes: row.body.length,
+    }));
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -180,7 +242,12 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
   }
 
   protected async commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
-    const client = await this.#pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      return failAll(ops, error);
+    }
     // A connection lost between two queries is emitted as 'error' on the client: without a
     // listener it would crash the process. The next query fails anyway; the pool drops it.
     let lost: Error | undefined;
@@ -189,32 +256,51 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     };
     client.on('error', onLost);
     try {
-      try {
-        await client.query('BEGIN');
-        for (const op of ops) await this.#apply(client, op);
-        await client.query('COMMIT');
-        await this.#maybePrune(client);
+      const whole = await this.#commitTogether(client, ops);
+      if (whole === undefined) {
+        await this.#maybePrune(client).catch(() => undefined);
         return { failures: ops.map(() => undefined) };
-      } catch {
-        await client.query('ROLLBACK');
       }
+      // The connection is gone: nothing more can be tried on it. If the COMMIT had been sent,
+      // the batch may be stored all the same; the writers re-read what they need.
+      if (whole.connectionLost) lost ??= whole.error;
+      if (lost !== undefined) return failAll(ops, lost);
       // One bad write must not sink the others: retry each on its own.
       const failures: Array<Error | undefined> = [];
       for (const op of ops) {
-        try {
-          await client.query('BEGIN');
-          await this.#apply(client, op);
-          await client.query('COMMIT');
-          failures.push(undefined);
-        } catch (error) {
-          await client.query('ROLLBACK');
-          failures.push(error instanceof Error ? error : new Error(String(error)));
+        if (lost !== undefined) {
+          failures.push(lost);
+          continue;
         }
+        const alone = await this.#commitTogether(client, [op]);
+        if (alone?.connectionLost) lost = alone.error;
+        failures.push(alone?.error);
       }
       return { failures };
     } finally {
       client.off('error', onLost);
       client.release(lost);
+    }
+  }
+
+  /** One transaction for `ops`: undefined when it committed, else why and whether the link died. */
+  async #commitTogether(
+    client: pg.PoolClient,
+    ops: readonly WriteOp[],
+  ): Promise<{ error: Error; connectionLost: boolean } | undefined> {
+    try {
+      await client.query('BEGIN');
+      for (const op of ops) await this.#apply(client, op);
+      await client.query('COMMIT');
+      return undefined;
+    } catch (failure) {
+      const error = failure instanceof Error ? failure : new Error(String(failure));
+      try {
+        await client.query('ROLLBACK');
+        return { error, connectionLost: false };
+      } catch {
+        return { error, connectionLost: true };
+      }
     }
   }
 
@@ -289,6 +375,13 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
       case 'deleteMemos':
         await client.query('DELETE FROM memos WHERE id = ANY($1::text[])', [op.ids]);
         return;
+      case 'probe':
+        await client.query(
+          `INSERT INTO health (id, checked_at) VALUES (1, $1)
+           ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+          [op.at],
+        );
+        return;
     }
   }
 
@@ -298,6 +391,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     this.#lastPrune = now;
     await client.query('DELETE FROM sends WHERE created_at < $1', [now - this.options.sendTtlMs]);
   }
+}
+
+function failAll(ops: readonly WriteOp[], reason: unknown): BatchOutcome {
+  const error = reason instanceof Error ? reason : new Error(String(reason));
+  return { failures: ops.map(() => error) };
 }
 
 async function insertSend(client: pg.PoolClient, send: SendRow | null): Promise<void> {

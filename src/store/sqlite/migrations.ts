@@ -42,4 +42,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX sends_by_age ON sends (created_at);
   `,
+  // 2: memos get a position that only grows (the cursor of delivery in pages); a one-row
+  //    table that readiness probes write to.
+  `
+  CREATE TABLE memos_v2 (
+    position   INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    recipient  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+  );
+  INSERT INTO memos_v2 (id, recipient, created_at, body)
+    SELECT id, recipient, created_at, body FROM memos ORDER BY created_at, rowid;
+  DROP TABLE memos;
+  ALTER TABLE memos_v2 RENAME TO memos;
+  CREATE INDEX memos_by_recipient ON memos (recipient, position);
+  CREATE TABLE health (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { file, synchronous, historyMaxPerRoom } = workerData;
+const { file, synchronous, historyMaxPerRoom, faultMarker } = workerData;
 const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${synchronous}`);
@@ -32,6 +32,10 @@ const sql = {
      VALUES (@userId, @clientMsgId, @createdAt, @body, @delivered)`,
   ),
   insertMemo: db.prepare('INSERT INTO memos (id, recipient, created_at, body) VALUES (?, ?, ?, ?)'),
+  probe: db.prepare(
+    `INSERT INTO health (id, checked_at) VALUES (1, ?)
+     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+  ),
   deleteMemo: db.prepare('DELETE FROM memos WHERE id = ?'),
   pruneSends: db.prepare('DELETE FROM sends WHERE created_at < ?'),
 };
@@ -87,6 +91,9 @@ function apply(op) {
     case 'deleteMemos':
       for (const id of op.ids) sql.deleteMemo.run(id);
       return;
+    case 'probe':
+      sql.probe.run(op.at);
+      return;
     default:
       throw new Error(`unknown write ${op.kind}`);
   }
@@ -105,16 +112,18 @@ parentPort.on('message', (message) => {
     parentPort.close(); // nothing else keeps the thread alive: it exits
     return;
   }
-  if (message.type === 'ping') {
-    // Answered in turn with the batches: a writer stuck on the disk answers late.
-    parentPort.postMessage({ type: 'pong', id: message.id, failures: [] });
-    return;
-  }
   const { id, ops, sendTtlMs } = message;
   let failures;
   try {
     applyAll(ops);
     failures = ops.map(() => null);
+    if (
+      faultMarker !== null &&
+      ops.some((op) => op.kind === 'event' && op.body.includes(faultMarker))
+    ) {
+      // Tests only: committed, but the confirmation is "lost" on its way back.
+      failures = ops.map(() => 'injected fault: committed, then reported failed');
+    }
   } catch {
     // One bad write must not sink the others: retry each on its own.
     failures = ops.map((op) => {

@@ -5,8 +5,16 @@ import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../../chat/chat.events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
-import type { EventsAfter, MessageStore, SendRecord, StoredRoom } from '../message-store.js';
-import { retainedSince, storedRoomFromRow } from '../message-store.js';
+import type {
+  EventsAfter,
+  MessageStore,
+  PageBudget,
+  PendingMemo,
+  RoomLogTail,
+  SendRecord,
+  StoredRoom,
+} from '../message-store.js';
+import { retainedSince, storedRoomFromRow, withinBudget } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -17,7 +25,15 @@ export interface SqliteStoreOptions {
   sendTtlMs: number;
   /** 'full' fsyncs every commit (survives power loss); 'normal' survives a process crash. */
   synchronous: 'full' | 'normal';
+  /**
+   * Tests only: a batch holding an event whose content contains FAULT_COMMIT_THEN_FAIL
+   * commits, then is reported failed (a commit whose confirmation was lost).
+   */
+  faultInjection?: boolean;
 }
+
+/** With faultInjection: the content that makes its batch commit and then report a failure. */
+export const FAULT_COMMIT_THEN_FAIL = '__fault:commit-then-fail__';
 
 interface RoomRow {
   id: string;
@@ -30,8 +46,7 @@ interface RoomRow {
 }
 
 interface BatchReply {
-  /** 'pong' answers a ping, with no failures. */
-  type: 'batch' | 'pong';
+  type: 'batch';
   id: number;
   failures: Array<string | null>;
 }
@@ -90,24 +105,15 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
   }
 
   /**
-   * The read connection answers and the writer thread does too: the ping waits behind the
-   * batch being committed, so a writer stuck on the disk makes the store not ready.
+   * The read connection answers and the writer commits a probe write in turn with the
+   * batches: a writer stuck on the disk, a full disk or a read-only file make it not ready.
    */
   async ping(): Promise<void> {
     this.#query('SELECT 1').get();
-    const worker = this.#worker;
-    if (worker === undefined || this.#workerError !== undefined) {
+    if (this.#worker === undefined || this.#workerError !== undefined) {
       throw this.#workerError ?? new Error('SQLite writer is not running');
     }
-    const id = this.#nextBatch++;
-    await new Promise<void>((resolve, reject) => {
-      this.#inFlight.set(id, (reply) => {
-        const failure = reply.failures[0];
-        if (failure === null || failure === undefined) resolve();
-        else reject(new Error(failure));
-      });
-      worker.postMessage({ type: 'ping', id });
-    });
+    await this.probeWrite();
   }
 
   // ---- reads --------------------------------------------------------------------------
@@ -121,15 +127,23 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     return rooms.map((row) => storedRoomFromRow(row, invites));
   }
 
-  async eventsAfter(roomId: string, since: number, upTo: number): Promise<EventsAfter> {
-    const rows = this.#query(
-      'SELECT body FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq',
-    ).all(roomId, since, upTo) as Array<{ body: string }>;
+  async eventsAfter(
+    roomId: string,
+    since: number,
+    upTo: number,
+    budget?: PageBudget,
+  ): Promise<EventsAfter> {
+    const all = this.#query(
+      'SELECT body FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+    ).all(roomId, since, upTo, budget === undefined ? -1 : budget.limit + 1) as Array<{
+      body: string;
+    }>;
+    const { rows, more } = withinBudget(all, budget);
     const oldest = this.#query('SELECT MIN(seq) AS seq FROM room_events WHERE room_id = ?').get(
       roomId,
     ) as { seq: number | null };
     const complete = retainedSince(since, upTo, oldest.seq ?? undefined);
-    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete };
+    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete, more };
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
@@ -137,6 +151,19 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
       'SELECT body FROM room_events WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ).all(roomId, before, limit) as Array<{ body: string }>;
     return rows.reverse().map((row) => JSON.parse(row.body) as ChatMessage);
+  }
+
+  async roomLog(roomId: string, since: number): Promise<RoomLogTail> {
+    // One writer, and it has answered every earlier write: what is here is final.
+    const room = this.#query('SELECT last_seq FROM rooms WHERE id = ?').get(roomId) as
+      { last_seq: number } | undefined;
+    const rows = this.#query(
+      'SELECT body FROM room_events WHERE room_id = ? AND seq > ? ORDER BY seq',
+    ).all(roomId, since) as Array<{ body: string }>;
+    return {
+      lastSeq: room?.last_seq ?? 0,
+      events: rows.map((row) => JSON.parse(row.body) as ChatMessage),
+    };
   }
 
   async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
@@ -147,11 +174,15 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     return row === undefined ? undefined : parseSend(row);
   }
 
-  async pendingMemos(userId: string): Promise<ChatMessage[]> {
+  async pendingMemos(userId: string, after: number, limit: number): Promise<PendingMemo[]> {
     const rows = this.#query(
-      'SELECT body FROM memos WHERE recipient = ? ORDER BY created_at, rowid',
-    ).all(userId) as Array<{ body: string }>;
-    return rows.map((row) => JSON.parse(row.body) as ChatMessage);
+      'SELECT position, body FROM memos WHERE recipient = ? AND position > ? ORDER BY position LIMIT ?',
+    ).all(userId, after, limit) as Array<{ position: number; body: string }>;
+    return rows.map((row) => ({
+      memo: JSON.parse(row.body) as ChatMessage,
+      position: row.position,
+      bytes: row.body.length,
+    }));
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -202,6 +233,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
         file: this.location,
         synchronous: this.options.synchronous.toUpperCase(),
         historyMaxPerRoom: this.options.historyMaxPerRoom,
+        faultMarker: this.options.faultInjection === true ? FAULT_COMMIT_THEN_FAIL : null,
       },
     });
     worker.on('message', (reply: BatchReply) => {
