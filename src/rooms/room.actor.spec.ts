@@ -5,7 +5,7 @@ import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';
 import type { UsersService } from '../users/users.service.js';
-import { RoomActor } from './room.actor.js';
+import { RoomActor, type RoomActorDeps } from './room.actor.js';
 
 const alice: UserRef = { id: 'alice', name: '앨리스' };
 const bob: UserRef = { id: 'bob', name: 'Bob' };
@@ -38,6 +38,29 @@ describe(RoomActor.name, () => {
         store: storeOverride,
         users: onlineUsers,
         noticeIntervalMs: 0,
+      },
+    );
+  }
+
+  async function makeRoomWith(deps: Partial<RoomActorDeps>, record: Partial<RoomRecord> = {}) {
+    const full: RoomRecord = {
+      id: 'lobby',
+      name: 'Lobby',
+      private: false,
+      createdAt: new Date().toISOString(),
+      ...record,
+    };
+    await store.createRoom(full);
+    return new RoomActor(
+      full,
+      { lastSeq: 0, invited: [], ready: Promise.resolve() },
+      {
+        dispatcher,
+        delivery: delivery.asService(),
+        store,
+        users: onlineUsers,
+        noticeIntervalMs: 0,
+        ...deps,
       },
     );
   }
@@ -171,6 +194,88 @@ describe(RoomActor.name, () => {
     expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('should answer and broadcast an event whose write was reported failed but is stored', async () => {
+    const lossy = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = lossy.appendRoomEvent.bind(lossy);
+    lossy.appendRoomEvent = async (event: ChatMessage, send) => {
+      await append(event, send);
+      if (event.content === 'lost confirmation') throw new Error('connection lost after COMMIT');
+    };
+    const sut = await makeRoom({}, lossy);
+    await sut.join(alice);
+    const [before, unsure, after] = await Promise.all([
+      sut.post(alice, 'before'),
+      sut.post(alice, 'lost confirmation'),
+      sut.post(alice, 'after'),
+    ]);
+    expect([before.seq, unsure.seq, after.seq]).toEqual([2, 3, 4]);
+    await expect(sut.post(alice, 'next')).resolves.toMatchObject({ seq: 5 });
+    expect(delivery.toRoom.map(({ message }) => message.seq)).toEqual([1, 2, 3, 4, 5]);
+    const stored = await lossy.eventsBefore('lobby', 100, 50);
+    expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('should answer BUSY while the store cannot be read after a failed write, then deliver what was stored', async () => {
+    const down = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = down.appendRoomEvent.bind(down);
+    const roomLog = down.roomLog.bind(down);
+    let storeDown = false;
+    down.appendRoomEvent = async (event: ChatMessage, send) => {
+      await append(event, send);
+      if (event.content === 'unconfirmed') {
+        storeDown = true;
+        throw new Error('connection lost after COMMIT');
+      }
+    };
+    let readable: () => void = () => undefined;
+    const readableAgain = new Promise<void>((resolve) => (readable = resolve));
+    down.roomLog = async (roomId: string, since: number) => {
+      if (storeDown) {
+        readable();
+        throw new Error('connection refused');
+      }
+      return roomLog(roomId, since);
+    };
+    const sut = await makeRoom({}, down);
+    await sut.join(alice);
+    await expect(sut.post(alice, 'unconfirmed')).rejects.toMatchObject({ code: 'BUSY' });
+    await readableAgain;
+    await expect(sut.post(alice, 'meanwhile')).rejects.toMatchObject({ code: 'BUSY' });
+    storeDown = false;
+    // The next read (a retry after 250 ms) finds the event stored and broadcasts it.
+    const delivered = await waitFor(() =>
+      delivery.toRoom.find(({ message }) => message.content === 'unconfirmed'),
+    );
+    expect(delivered.message.seq).toBe(2);
+    await expect(sut.post(alice, 'back')).resolves.toMatchObject({ seq: 3 });
+  });
+
+  it('should page a since-join by bytes and say there is more', async () => {
+    const sut = await makeRoomWith({ recoveryBatchBytes: 16_384 });
+    await sut.join(alice);
+    for (let i = 0; i < 10; i++) await sut.post(alice, `${i}`.repeat(4000));
+    const first = await sut.join(alice, { since: 0 });
+    expect(first.more).toBe(true);
+    expect(first.messages.length).toBeGreaterThan(1);
+    const seen = [...first.messages];
+    for (let page = first; page.more;) {
+      page = await sut.join(alice, { since: page.messages.at(-1)?.seq as number });
+      seen.push(...page.messages);
+    }
+    expect(seen.map((m) => m.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    const last = await sut.join(alice, { since: 9 });
+    expect(last.messages.map((m) => m.seq)).toEqual([10, 11]);
+    expect(Object.hasOwn(last, 'more')).toBe(false);
+  });
+
+  it('should refuse invitations past MAX_INVITES_PER_ROOM with FORBIDDEN', async () => {
+    const sut = await makeRoomWith({ maxInvites: 2 }, { private: true, owner: 'alice' });
+    await sut.invite('alice', 'u1');
+    await sut.invite('alice', 'u2');
+    await sut.invite('alice', 'u2'); // already invited: changes nothing
+    await expect(sut.invite('alice', 'u3')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+
   it('should refuse a post from a non-member with NOT_MEMBER', async () => {
     const sut = await makeRoom();
     await expect(sut.post(alice, 'hello')).rejects.toMatchObject({ code: 'NOT_MEMBER' });
@@ -222,3 +327,14 @@ describe(RoomActor.name, () => {
     await expect(store.eventsBefore('lobby', 100, 50)).resolves.toEqual([]);
   });
 });
+
+/** Resolves with the first truthy value of `find`, checked as the actors make progress. */
+async function waitFor<T>(find: () => T | undefined, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error('not found in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

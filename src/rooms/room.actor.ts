@@ -11,11 +11,16 @@ import {
 } from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, SendRecord } from '../store/message-store.js';
 import type { UsersService } from '../users/users.service.js';
+import { RoomEventLog } from './room-event-log.js';
 
 const logger = new Logger('RoomActor');
 
 /** How many events a join without `since` returns. */
 export const JOIN_RECENT_EVENTS = 50;
+/** Most events in one recovery reply (`room:join` with `since`); `more` says there are others. */
+export const JOIN_PAGE_EVENTS = 1000;
+/** Default byte budget of one recovery reply. */
+export const RECOVERY_BATCH_BYTES_DEFAULT = 262_144;
 
 export interface RoomActorDeps {
   dispatcher: Dispatcher;
@@ -25,6 +30,10 @@ export interface RoomActorDeps {
   noticeIntervalMs: number;
   /** A room:join past this many members answers FORBIDDEN (no limit when absent). */
   maxMembers?: number;
+  /** A room:invite past this many invitations answers FORBIDDEN (no limit when absent). */
+  maxInvites?: number;
+  /** Most bytes of events in one recovery reply; `more: true` tells the client to go on. */
+  recoveryBatchBytes?: number;
   /**
    * A room with a TTL closed itself after being empty that long (already closed: no member
    * got anything, it had none); `closed` settles once its deletion is written.
@@ -79,17 +88,12 @@ export interface JoinOptions {
 export class RoomActor extends Actor {
   readonly id: string;
   readonly #record: RoomRecord;
-  #seq: number;
-  /** Set when the room's own row is not yet written: its writes must wait for it. */
-  readonly #writesAfter: Promise<void> | undefined;
-  /** Bumped by each rewind after a failed write; see #rewindAfterFailedWrite. */
-  #epoch = 0;
+  /** The seq, the writes and the ordered broadcast of the room's persisted events. */
+  readonly #log: RoomEventLog;
   readonly #members = new Map<string, UserRef>();
   readonly #invited: Set<string>;
   /** Muted users and when their mute ends (ms since epoch); kept in memory only. */
   readonly #mutedUntil = new Map<string, number>();
-  /** Settles when every event handed to the store so far is durable and broadcast. */
-  #delivered: Promise<void>;
   #closed = false;
   /** Set once closed: settles when the room's deletion is written. */
   #closing: Promise<void> | undefined;
@@ -106,10 +110,27 @@ export class RoomActor extends Actor {
     super(deps.dispatcher, { name: `room:${record.id}` });
     this.id = record.id;
     this.#record = { ...record };
-    this.#seq = state.lastSeq;
     this.#invited = new Set(state.invited);
-    this.#delivered = state.ready;
-    this.#writesAfter = state.writesAfter;
+    this.#log = new RoomEventLog(
+      record.id,
+      state.lastSeq,
+      deps.store,
+      {
+        // A stopped room (closed, or the service shutting down) has no turn to give: then at
+        // once, as nothing numbers events any more.
+        recoverInTurn: (recover) => {
+          if (!this.enqueue(recover)) void recover();
+        },
+        recoverLater: (delayMs, recover) => {
+          if (this.stopped) return false;
+          this.enqueueAfter(delayMs, recover);
+          return true;
+        },
+        deliverFound: (event) => deps.delivery.toRoom(this.id, event),
+      },
+      state.ready,
+      state.writesAfter,
+    );
     if (deps.noticeIntervalMs > 0) this.every(deps.noticeIntervalMs, () => this.#heartbeat());
     // Every room starts empty (membership does not survive a restart): the countdown starts now.
     this.#armExpiry();
@@ -218,32 +239,48 @@ export class RoomActor extends Actor {
       this.#invited.add(user.id);
       invited = this.deps.store.addInvite(this.id, user.id);
     }
-    let durable = this.#delivered;
+    let durable = this.#log.settled();
     if (!already) {
+      this.#log.requireAvailable();
       this.#members.set(user.id, user);
       this.#disarmExpiry();
       const event = this.#event('room_join', user, `${user.name} joined ${this.#record.name}`);
-      durable = this.#persist(event, undefined, () => {
-        this.deps.delivery.joinChannel(user.id, this.id);
-        this.deps.delivery.toRoom(this.id, event);
-      });
-      // A join that was never stored never happened: the joiner gets the error, not a seat.
-      durable.catch(() => this.enqueue(() => this.#undoJoin(user)));
+      durable = this.#log.append(
+        event,
+        undefined,
+        () => {
+          this.deps.delivery.joinChannel(user.id, this.id);
+          this.deps.delivery.toRoom(this.id, event);
+        },
+        // A join that was never stored never happened: the joiner gets the error, not a seat.
+        () => this.enqueue(() => this.#undoJoin(user)),
+      );
       // The user actor keeps the rooms it is in; if it is already gone, leave again.
       if (!this.deps.users.get(user.id)?.noteJoined(this.id)) this.enqueue(() => this.#leave(user));
     }
-    const upTo = this.#seq;
+    const upTo = this.#log.lastSeq;
     const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
-    const { store } = this.deps;
-    return Promise.all([durable, invited])
-      .then(() =>
-        since === undefined
-          ? store
-              .eventsBefore(this.id, upTo + 1, JOIN_RECENT_EVENTS)
-              .then((events) => ({ events, complete: true }))
-          : store.eventsAfter(this.id, since, upTo),
-      )
-      .then(({ events, complete }) => ({ room, messages: events, complete }));
+    return Promise.all([durable, invited]).then(() => this.#joinEvents(room, since, upTo));
+  }
+
+  /** The join reply's events: the latest, or those after `since` in pages of bounded size. */
+  async #joinEvents(
+    room: RoomJoinResult['room'],
+    since: number | undefined,
+    upTo: number,
+  ): Promise<RoomJoinResult> {
+    const { store, recoveryBatchBytes = RECOVERY_BATCH_BYTES_DEFAULT } = this.deps;
+    if (since === undefined) {
+      const messages = await store.eventsBefore(this.id, upTo + 1, JOIN_RECENT_EVENTS);
+      return { room, messages, complete: true };
+    }
+    const page = await store.eventsAfter(this.id, since, upTo, {
+      limit: JOIN_PAGE_EVENTS,
+      maxBytes: recoveryBatchBytes,
+    });
+    const result: RoomJoinResult = { room, messages: page.events, complete: page.complete };
+    if (page.more) result.more = true;
+    return result;
   }
 
   #undoJoin(user: UserRef): void {
@@ -257,8 +294,13 @@ export class RoomActor extends Actor {
     if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
     this.#armExpiry();
     this.deps.users.get(user.id)?.noteLeft(this.id);
+    if (!this.#log.available) {
+      // Whoever asks to leave leaves; with the store unreadable there is no event to number.
+      this.deps.delivery.leaveChannel(user.id, this.id);
+      return Promise.resolve();
+    }
     const event = this.#event('room_leave', user, content);
-    return this.#persist(event, undefined, () => {
+    return this.#log.append(event, undefined, () => {
       // To the channel first, so the leaver gets its own room_leave.
       this.deps.delivery.toRoom(this.id, event);
       this.deps.delivery.leaveChannel(user.id, this.id);
@@ -271,6 +313,12 @@ export class RoomActor extends Actor {
       throw new ForbiddenError(`only the owner of room ${this.id} may invite`);
     }
     if (!this.#record.private || this.#invited.has(userId)) return;
+    const { maxInvites = Infinity } = this.deps;
+    if (this.#invited.size >= maxInvites) {
+      throw new ForbiddenError(
+        `room ${this.id} has ${maxInvites} invitations, the most allowed: kick someone first`,
+      );
+    }
     this.#invited.add(userId);
     return this.deps.store.addInvite(this.id, userId);
   }
@@ -318,24 +366,25 @@ export class RoomActor extends Actor {
     this.#requireOpen();
     this.#requireNotMuted(user.id);
     this.#requireMember(user.id);
+    this.#log.requireAvailable();
     const message = createMessage('room_chat', {
       roomId: this.id,
-      seq: ++this.#seq,
+      seq: this.#log.nextSeq(),
       sender: user,
       content,
     });
     const send: SendRecord | undefined =
       clientMsgId === undefined ? undefined : { userId: user.id, clientMsgId, message };
-    return this.#persist(message, send, () => this.deps.delivery.toRoom(this.id, message)).then(
-      () => message,
-    );
+    return this.#log
+      .append(message, send, () => this.deps.delivery.toRoom(this.id, message))
+      .then(() => message);
   }
 
   #history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]> {
     this.#requireOpen();
     this.#requireMember(userId);
-    const bound = Math.min(before ?? Number.MAX_SAFE_INTEGER, this.#seq + 1);
-    return this.#delivered.then(() => this.deps.store.eventsBefore(this.id, bound, limit));
+    const bound = Math.min(before ?? Number.MAX_SAFE_INTEGER, this.#log.lastSeq + 1);
+    return this.#log.settled().then(() => this.deps.store.eventsBefore(this.id, bound, limit));
   }
 
   /** A notice nobody waits for: a failure (the room's row never stored) is only logged. */
@@ -350,7 +399,7 @@ export class RoomActor extends Actor {
     this.#requireOpen();
     const notice = createMessage('room_notice', { roomId: this.id, content });
     // Behind every event already handed to the store, so it never overtakes one.
-    return this.#chain(() => this.deps.delivery.toRoom(this.id, notice));
+    return this.#log.chain(() => this.deps.delivery.toRoom(this.id, notice));
   }
 
   #heartbeat(): void {
@@ -370,10 +419,12 @@ export class RoomActor extends Actor {
     });
     this.#members.clear();
     this.stop();
-    this.#closing = this.#chain(() => {
-      for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
-      this.deps.delivery.closeChannel(this.id);
-    }).then(() => this.deps.store.deleteRoom(this.id));
+    this.#closing = this.#log
+      .chain(() => {
+        for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
+        this.deps.delivery.closeChannel(this.id);
+      })
+      .then(() => this.deps.store.deleteRoom(this.id));
     return this.#closing;
   }
 
@@ -407,40 +458,7 @@ export class RoomActor extends Actor {
 
   /** A persisted-kind event with the next seq. */
   #event(type: 'room_join' | 'room_leave', user: UserRef, content: string): ChatMessage {
-    return createMessage(type, { roomId: this.id, seq: ++this.#seq, user, content });
-  }
-
-  /** Hands the event to the store now; runs `deliver` once it and every earlier one is durable. */
-  #persist(event: ChatMessage, send: SendRecord | undefined, deliver: () => void): Promise<void> {
-    // Writes are submitted in seq order; behind the room's own row when that is pending.
-    const durable =
-      this.#writesAfter === undefined
-        ? this.deps.store.appendRoomEvent(event, send)
-        : this.#writesAfter.then(() => this.deps.store.appendRoomEvent(event, send));
-    const epoch = this.#epoch;
-    durable.catch(() =>
-      this.enqueue(() => this.#rewindAfterFailedWrite(event.seq as number, epoch)),
-    );
-    return this.#chain(() => durable.then(deliver));
-  }
-
-  /**
-   * A write that failed left a hole at `seq`; the store refuses every later seq until it
-   * is filled, so the next event takes `seq` again. Events numbered in the same epoch fail
-   * behind it (their seqs no longer follow) and must not rewind again, even when their
-   * failure arrives after the new numbering has moved on: hence the epoch.
-   */
-  #rewindAfterFailedWrite(seq: number, epoch: number): void {
-    if (epoch !== this.#epoch) return;
-    this.#epoch++;
-    this.#seq = seq - 1;
-  }
-
-  #chain(next: () => void | Promise<void>): Promise<void> {
-    const done = this.#delivered.then(next);
-    // A failed write fails its own sender; later events still go out.
-    this.#delivered = done.catch(() => undefined);
-    return done;
+    return createMessage(type, { roomId: this.id, seq: this.#log.nextSeq(), user, content });
   }
 
   #mayEnter(userId: string): boolean {

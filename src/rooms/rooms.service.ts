@@ -278,6 +278,8 @@ export class RoomsService implements OnModuleInit {
       users: this.users,
       noticeIntervalMs: this.config.roomNoticeIntervalMs,
       maxMembers: this.config.maxMembersPerRoom,
+      maxInvites: this.config.maxInvitesPerRoom,
+      recoveryBatchBytes: this.config.recoveryBatchBytes,
       onExpired: (expired, closed) => this.#expired(expired, closed),
     });
     this.#rooms.set(record.id, room);
