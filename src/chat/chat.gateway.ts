@@ -14,6 +14,7 @@ import { SlowConsumers } from '../delivery/slow-consumers.js';
 import { DispatcherError, MailboxFullError, NotAcceptingError } from '../dispatcher/index.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type {
+  ChatMessage,
   ClientEventName,
   ClientToServerEvents,
   ErrorBody,
@@ -37,6 +38,13 @@ type ChatSocket = Socket<
 type Handlers = {
   [E in ClientEventName]: (user: UserRef, input: never) => unknown;
 };
+
+/** About what a list of messages takes on the wire: content, plus the rest of each record. */
+function estimatedBytes(messages: readonly ChatMessage[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += message.content.length + 256;
+  return bytes;
+}
 
 /** Events waiting on one connection before it gets BUSY. */
 const MAX_PENDING_PER_SOCKET = 256;
@@ -164,9 +172,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       // Every event, unknown ones included, is answered in turn through this one chain:
       // a refusal of the sequencer itself (BUSY) is a reply too, never a stray rejection.
       void sequencer
-        .run(() =>
-          isClientEvent(event) ? this.#handle(user, event, args) : this.#refuseUnknown(event),
-        )
+        .run(() => {
+          const handle = (): unknown =>
+            isClientEvent(event) ? this.#handle(user, event, args) : this.#refuseUnknown(event);
+          // A large reply this client asked for leaves before its next request is handled.
+          const requested = this.slowConsumers.requestedPending(socket);
+          return requested === undefined ? handle() : requested.then(handle);
+        })
         .then(
           (data) => ({ ok: true as const, ...(data as object) }),
           (error: unknown) => ({ ok: false as const, error: this.#errorBody(event, error) }),
@@ -203,6 +215,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.metrics.replied(event, receivedAt, reply);
     if (typeof ack === 'function') {
       (ack as (reply: Reply<object>) => void)(reply);
+      // Recovery pages and history are owed to the client, not a backlog it failed to read.
+      const messages = (reply as { messages?: unknown }).messages;
+      if (Array.isArray(messages)) {
+        this.slowConsumers.noteRequested(socket, estimatedBytes(messages as ChatMessage[]));
+      }
     } else if (!reply.ok) {
       socket.emit('chat:error', { event: event.slice(0, 64), ...reply.error });
     }

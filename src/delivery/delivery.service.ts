@@ -9,6 +9,8 @@ import type {
   TypingEvent,
 } from '../chat/chat.events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { whenFlushed, type EngineConnection } from './engine-connection.js';
+import { SlowConsumers } from './slow-consumers.js';
 
 export type ChatServer = Server<
   ClientToServerEvents,
@@ -32,7 +34,10 @@ export class DeliveryService {
   #server: ChatServer | undefined;
   #shuttingDown = false;
 
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly slowConsumers: SlowConsumers,
+  ) {}
 
   attach(server: ChatServer): void {
     this.#server = server;
@@ -65,6 +70,31 @@ export class DeliveryService {
     let sockets = 0;
     for (const channel of channels) sockets += this.#sockets(channel);
     this.metrics.sent(message, sockets);
+  }
+
+  /**
+   * A stored memo to one socket, with a socket.io acknowledgement: `onAck` runs when the client
+   * confirms it (a v1 client's listener ignores the callback and never does). False when the
+   * socket is not connected here.
+   */
+  sendMemo(socketId: string, memo: ChatMessage, bytes: number, onAck: () => void): boolean {
+    const socket = this.#io.sockets.sockets.get(socketId);
+    if (socket === undefined) return false;
+    socket.emit('message', memo, () => onAck());
+    // Owed to the client, not a backlog it failed to read.
+    this.slowConsumers.noteRequested(socket, bytes);
+    this.metrics.sent(memo, 1);
+    return true;
+  }
+
+  /**
+   * Resolves true once what was emitted to the socket so far has left for the network; false
+   * when the socket is gone, or goes before that.
+   */
+  whenFlushed(socketId: string): Promise<boolean> {
+    const socket = this.#io.sockets.sockets.get(socketId);
+    if (socket === undefined) return Promise.resolve(false);
+    return whenFlushed(socket.conn as unknown as EngineConnection);
   }
 
   toEveryone(message: ChatMessage): void {
