@@ -311,7 +311,9 @@ function showLive(conv, m) {
   renderTab(conv);
 }
 
-function onMessage(m) {
+function onMessage(m, received) {
+  // A memo the server stored for us: it may delete it now (a repeat is dropped by id below).
+  if (typeof received === 'function') received();
   if (m.type === 'user_connect') online.set(m.user.id, m.user.name);
   if (m.type === 'user_disconnect') online.delete(m.user.id);
   if (m.type === 'user_connect' || m.type === 'user_disconnect') return renderUsers();
@@ -371,7 +373,7 @@ async function joinRoom({ id, title }, show = false) {
     return activate(key); // already in it and up to date
   }
   const conv = known ?? openConversation('room', id, title);
-  const reply = await request(
+  let reply = await request(
     'room:join',
     conv.lastSeq > 0 ? { roomId: id, since: conv.lastSeq } : { roomId: id },
   );
@@ -381,8 +383,14 @@ async function joinRoom({ id, title }, show = false) {
   }
   conv.left = false;
   conv.title = reply.room.name;
-  reply.messages.forEach((m) => addMessage(conv, m));
   if (!reply.complete) addNote(conv, 'Some older messages are no longer kept on the server.');
+  reply.messages.forEach((m) => addMessage(conv, m));
+  // A long absence comes back in pages: go on from the last one until nothing more is missing.
+  while (reply.ok && reply.more) {
+    const since = reply.messages.at(-1)?.seq ?? conv.lastSeq;
+    reply = await request('room:join', { roomId: id, since });
+    if (reply.ok) reply.messages.forEach((m) => addMessage(conv, m));
+  }
   renderTab(conv);
   if (show) activate(key);
   else if (key === active) conv.list.scrollTop = conv.list.scrollHeight;

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   ): Promise<Client> => {
     const user = users[index];
     const socket: Client = io(url, { auth: user, transports: ['websocket'], forceNew: true });
-    socket.on('message', (message) => {
+    socket.on('message', (message, received) => {
+      received?.(); // a stored memo: the server may delete it now
       console.log(
         `${COLORS[index]}${user.name.padEnd(3, '\u3000')} ◀ ${describe(message)}${RESET}`,
       );

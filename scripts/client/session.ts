@@ -53,6 +53,9 @@ export interface SessionOptions {
   onCurrentRoom?: (roomId: string | undefined) => void;
 }
 
+/** Memo ids remembered to drop a memo delivered again. */
+const MEMO_IDS_KEPT = 10_000;
+
 interface RoomState {
   /** Highest seq seen in this room, live or in a reply. */
   lastSeq: number;
@@ -71,6 +74,7 @@ interface JoinOutcome {
 export class ChatSession {
   readonly #socket: ChatSocket;
   readonly #rooms = new Map<string, RoomState>();
+  readonly #memoIds = new Set<string>();
   readonly #connectWaiters = new Set<(connected: boolean) => void>();
   #current: string | undefined;
   #me: UserRef;
@@ -99,7 +103,11 @@ export class ChatSession {
     this.#socket.on('connect', () => this.#onConnect());
     this.#socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     this.#socket.on('connect_error', (error) => this.#onConnectError(error));
-    this.#socket.on('message', (message) => this.#onMessage(message));
+    this.#socket.on('message', (message, received) => {
+      // A memo the server stored for us: it may delete it now.
+      received?.();
+      this.#onMessage(message);
+    });
     this.#socket.on('typing', (event) => this.out.typing(event));
     this.#socket.on('chat:error', (e) => this.out.error(e.code, `${e.message} (${e.event})`));
     this.#socket.on('server:shutdown', () => (this.#serverLeaving = true));
@@ -335,10 +343,7 @@ export class ChatSession {
     } else {
       state.pending ??= [];
     }
-    const reply = await this.request(
-      'room:join',
-      since === undefined ? { roomId } : { roomId, since },
-    );
+    const reply = await this.#joinAllPages(roomId, since);
     const live = state.pending ?? [];
     state.pending = undefined;
     if (!reply.ok && !known) this.#rooms.delete(roomId);
@@ -350,6 +355,28 @@ export class ChatSession {
     );
     if (own?.type === 'room_leave' && this.#rooms.get(roomId) === state) this.#forget(roomId);
     return { reply, fresh, recovered: fromReply.length };
+  }
+
+  /**
+   * room:join, then again from the last seq of each reply while the server says `more`
+   * (a recovery cut to its byte budget): one reply with every page's messages.
+   */
+  async #joinAllPages(roomId: string, since: number | undefined): Promise<Outcome<RoomJoinResult>> {
+    const first = await this.request(
+      'room:join',
+      since === undefined ? { roomId } : { roomId, since },
+    );
+    if (!first.ok || first.more !== true) return first;
+    const messages = [...first.messages];
+    let page: Outcome<RoomJoinResult> = first;
+    while (page.ok && page.more === true) {
+      const after: number = page.messages.at(-1)?.seq ?? since ?? 0;
+      page = await this.request('room:join', { roomId, since: after });
+      if (page.ok) messages.push(...page.messages);
+    }
+    if (!page.ok) return page;
+    // The last page has no `more`: the whole answer has none.
+    return { ...page, messages, complete: first.complete };
   }
 
   /** Keeps the events not seen yet (seq above the room's last) and advances its last seq. */
@@ -400,6 +427,8 @@ export class ChatSession {
 
   #onMessage(message: ChatMessage): void {
     const { roomId, seq } = message;
+    // Stored memos come at least once: one already shown comes again after a reconnect.
+    if (message.type === 'instant_message' && !this.#firstSight(message.id)) return;
     const state = roomId === undefined ? undefined : this.#rooms.get(roomId);
     if (state?.pending !== undefined) {
       state.pending.push(message);
@@ -423,6 +452,16 @@ export class ChatSession {
       this.#me = { ...message.user };
     }
     this.out.message(message);
+  }
+
+  /** True the first time a memo id is seen (the last MEMO_IDS_KEPT are remembered). */
+  #firstSight(id: string): boolean {
+    if (this.#memoIds.has(id)) return false;
+    this.#memoIds.add(id);
+    if (this.#memoIds.size > MEMO_IDS_KEPT) {
+      this.#memoIds.delete(this.#memoIds.values().next().value as string);
+    }
+    return true;
   }
 
   #setCurrent(roomId: string | undefined): void {

@@ -44,22 +44,26 @@ export class ChatService {
   }
 
   async createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {
+    await this.#chargeActivity(user, { join: input.roomId });
     await this.#requireRoomSlot(user, input.roomId);
     return this.rooms.create(user, input);
   }
 
   async joinRoom(user: UserRef, input: ClientEventInput<'room:join'>) {
+    await this.#chargeActivity(user, { join: input.roomId });
     this.rooms.get(input.roomId); // an unknown room is NOT_FOUND before any FORBIDDEN
     await this.#requireRoomSlot(user, input.roomId);
     return this.rooms.join(user, input.roomId, { since: input.since });
   }
 
   async leaveRoom(user: UserRef, input: ClientEventInput<'room:leave'>) {
+    await this.#chargeActivity(user, { leave: input.roomId });
     await this.rooms.leave(user, input.roomId);
     return {};
   }
 
   async invite(user: UserRef, input: ClientEventInput<'room:invite'>) {
+    await this.#chargeActivity(user);
     await this.rooms.invite(user.id, input.roomId, input.userId);
     return {};
   }
@@ -102,12 +106,21 @@ export class ChatService {
   }
 
   async typing(user: UserRef, input: ClientEventInput<'typing'>) {
+    await this.#chargeActivity(user);
     await this.rooms.typing(user, input.roomId);
     return {};
   }
 
   listUsers(): ClientEventResult<'user:list'> {
     return { users: this.users.list() };
+  }
+
+  /** Joins, leaves, invitations and typing reach every member: a rate of their own. */
+  async #chargeActivity(
+    user: UserRef,
+    change?: { join: string } | { leave: string },
+  ): Promise<void> {
+    await this.users.get(user.id)?.chargeActivity(change);
   }
 
   /** MAX_ROOMS_PER_USER: checked at join, so tabs joining at once may pass it by a few. */
@@ -159,33 +172,28 @@ export class ChatService {
     });
   }
 
+  /**
+   * Every memo is stored first, then goes to the recipient's sockets through its outbox until
+   * a socket has it (a socket can vanish with a memo in flight); `delivered` says whether the
+   * recipient had a socket when it was sent.
+   */
   #sendMemo(from: UserRef, input: DirectMessageInput): Promise<SendOutcome> {
-    // Delivered live only to a user with a socket; otherwise stored until it connects.
     const online = this.users.reachableRef(input.to);
     const message = createMessage('instant_message', {
       sender: from,
       recipient: online ?? this.users.onlineRef(input.to) ?? { id: input.to, name: input.to },
       content: input.content,
     });
-    if (online !== undefined) {
-      const recorded =
-        input.clientMsgId === undefined
-          ? Promise.resolve()
-          : this.store.recordSend(sendRecord(from, input.clientMsgId, message, true));
-      return recorded.then(() => {
-        this.delivery.toUsers([from.id, online.id], message);
-        return { message, delivered: true };
-      });
-    }
+    const delivered = online !== undefined;
     const send =
       input.clientMsgId === undefined
         ? undefined
-        : sendRecord(from, input.clientMsgId, message, false);
+        : sendRecord(from, input.clientMsgId, message, delivered);
     return this.store.addMemo(message, send).then(() => {
-      this.delivery.toUsers([from.id], message);
-      // The recipient may have come online while the memo was being stored.
-      if (this.users.reachableRef(input.to)) this.users.get(input.to)?.flushMemos();
-      return { message, delivered: false };
+      // The sender's own copy (its other tabs); the recipient's comes from its outbox.
+      if (from.id !== input.to) this.delivery.toUsers([from.id], message);
+      this.users.get(input.to)?.flushMemos();
+      return { message, delivered };
     });
   }
 }

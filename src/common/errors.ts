@@ -30,8 +30,8 @@ export class TooLargeError extends ChatError {
 
 export class RateLimitedError extends ChatError {
   override readonly name = 'RateLimitedError';
-  constructor(retryAfterMs: number) {
-    super('RATE_LIMITED', `too many messages: retry in ${Math.ceil(retryAfterMs)} ms`);
+  constructor(retryAfterMs: number, what = 'messages') {
+    super('RATE_LIMITED', `too many ${what}: retry in ${Math.ceil(retryAfterMs)} ms`);
   }
 }
 

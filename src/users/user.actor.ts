@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type { ChatMessage, UserRef } from '../chat/chat.events.js';
 import { BusyError, RateLimitedError } from '../common/errors.js';
 import { createMessage } from '../common/messages.js';
@@ -6,6 +5,7 @@ import { TokenBucket } from '../common/token-bucket.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import { Actor, type Dispatcher, type TimerHandle } from '../dispatcher/index.js';
 import type { MessageStore } from '../store/message-store.js';
+import { MemoOutbox, type MemoDeletions, type MemoOutboxSettings } from './memo-outbox.js';
 
 /** What a send answers, replayed for a retry with the same clientMsgId. */
 export interface SendOutcome {
@@ -20,11 +20,14 @@ export interface UserSnapshot {
   idleMs: number;
 }
 
-export interface UserSettings {
+export interface UserSettings extends MemoOutboxSettings {
   presenceGraceMs: number;
   idleTimeoutMs: number;
   rateLimitBurst: number;
   rateLimitPerSecond: number;
+  /** Joins, leaves, invitations and typing: a bucket apart from the sends'. */
+  activityRateBurst: number;
+  activityRatePerSecond: number;
 }
 
 /** How a user actor reports its lifecycle to the directory (UsersService). */
@@ -46,13 +49,13 @@ export interface UserActorDeps {
   dispatcher: Dispatcher;
   delivery: DeliveryService;
   store: MessageStore;
+  /** Shared by every user's outbox (see MemoDeletions). */
+  memoDeletions: MemoDeletions;
   settings: UserSettings;
   lifecycle: UserLifecycle;
 }
 
 type Phase = 'new' | 'online' | 'grace' | 'offline';
-
-const logger = new Logger('UserActor');
 
 /** Clients retry with the same clientMsgId within seconds; this many are kept in memory. */
 const RECENT_SENDS = 256;
@@ -75,10 +78,11 @@ export class UserActor extends Actor {
   readonly #bucket: TokenBucket;
   /** Made on the first kick or mute: most users never moderate. */
   #moderationBucket: TokenBucket | undefined;
+  /** Made on the first join, leave, invitation or typing. */
+  #activityBucket: TokenBucket | undefined;
   /** Made on the first send with a clientMsgId: most connections never make one. */
   #recentSends: Map<string, Promise<SendOutcome>> | undefined;
-  #memoFlush: Promise<void> | undefined;
-  #memoFlushAgain = false;
+  readonly #memos: MemoOutbox;
 
   constructor(
     user: UserRef,
@@ -87,6 +91,19 @@ export class UserActor extends Actor {
     super(deps.dispatcher, { name: `user:${user.id}` });
     this.ref = Object.freeze({ ...user });
     this.#bucket = new TokenBucket(deps.settings.rateLimitBurst, deps.settings.rateLimitPerSecond);
+    this.#memos = new MemoOutbox(
+      user.id,
+      deps.store,
+      deps.delivery,
+      deps.memoDeletions,
+      deps.settings,
+      {
+        sockets: () => this.#sockets,
+        inActor: (fn) => this.ask(fn),
+        enqueue: (job) => void this.enqueue(job),
+        later: (delayMs, job) => this.enqueueAfter(delayMs, job),
+      },
+    );
   }
 
   /** A socket of this user connected (its user channel is already joined). */
@@ -128,6 +145,25 @@ export class UserActor extends Actor {
     });
   }
 
+  /**
+   * Takes a token for a join, leave, invitation or typing (each reaches every member, and
+   * joins and leaves are stored): RATE_LIMITED when spent. A bucket of its own, so the message
+   * burst stays whole. A join of a room the user is in, or a leave of one it is not in,
+   * changes nothing and costs nothing.
+   */
+  chargeActivity(change?: { join: string } | { leave: string }): Promise<void> {
+    return this.ask(() => {
+      if (change !== undefined) {
+        const joining = 'join' in change;
+        if (this.#rooms.has(joining ? change.join : change.leave) === joining) return;
+      }
+      const { activityRateBurst, activityRatePerSecond } = this.deps.settings;
+      this.#activityBucket ??= new TokenBucket(activityRateBurst, activityRatePerSecond);
+      const waitMs = this.#activityBucket.take();
+      if (waitMs > 0) throw new RateLimitedError(waitMs, 'joins, leaves, invitations and typing');
+    });
+  }
+
   /** Whether the user is in `roomId` already or in fewer than `max` rooms. */
   hasRoomFor(roomId: string, max: number): Promise<boolean> {
     return this.ask(() => this.#rooms.has(roomId) || this.#rooms.size < max);
@@ -149,9 +185,9 @@ export class UserActor extends Actor {
     });
   }
 
-  /** Delivers memos stored while the user was offline, then removes them. */
+  /** Delivers the memos stored for the user (see MemoOutbox). */
   flushMemos(): void {
-    this.enqueue(() => this.#flushMemos());
+    this.enqueue(() => this.#memos.flush());
   }
 
   snapshot(): Promise<UserSnapshot> {
@@ -180,18 +216,15 @@ export class UserActor extends Actor {
       this.#grace?.cancel();
       this.#grace = undefined;
       this.#phase = 'online';
-      // Memos sent while it had no socket were stored: deliver them now.
-      this.#flushMemos();
-      return;
-    }
-    if (this.#phase === 'new') {
+    } else if (this.#phase === 'new') {
       this.#phase = 'online';
       this.deps.lifecycle.online(this.ref);
       this.#announcedToEveryone = this.deps.lifecycle.broadcastsPresence();
       this.#announce('user_connect', `${this.ref.name} connected`, this.#announcedToEveryone);
       this.#startIdleScan();
-      this.#flushMemos();
     }
+    // Stored memos go to every socket that does not have them yet, this one included.
+    this.#memos.flush();
   }
 
   #detach(socketId: string): void {
@@ -281,38 +314,5 @@ export class UserActor extends Actor {
         this.deps.delivery.disconnectUser(this.ref.id);
       }
     });
-  }
-
-  /** At most one flush at a time; a request during a flush runs another after it. */
-  #flushMemos(): void {
-    if (this.#memoFlush !== undefined) {
-      this.#memoFlushAgain = true;
-      return;
-    }
-    const { store } = this.deps;
-    this.#memoFlush = store
-      .pendingMemos(this.ref.id)
-      .then((memos) => (memos.length === 0 ? [] : this.ask(() => this.#deliverMemos(memos))))
-      .then((delivered) => (delivered.length === 0 ? undefined : store.deleteMemos(delivered)))
-      .catch((error: unknown) => {
-        // Still stored: delivered on a later connect.
-        logger.warn(`memo delivery to ${this.ref.id} failed: ${String(error)}`);
-      })
-      .finally(() => {
-        this.enqueue(() => {
-          this.#memoFlush = undefined;
-          if (this.#memoFlushAgain && this.#phase === 'online') {
-            this.#memoFlushAgain = false;
-            this.#flushMemos();
-          }
-        });
-      });
-  }
-
-  /** Emits the memos if the user is still online; returns the ids delivered. */
-  #deliverMemos(memos: ChatMessage[]): string[] {
-    if (this.#phase !== 'online') return [];
-    for (const memo of memos) this.deps.delivery.toUsers([this.ref.id], memo);
-    return memos.map((memo) => memo.id);
   }
 }

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
+import { MemoDeletions } from './memo-outbox.js';
 import { UserActor, type UserLifecycle, type UserSnapshot } from './user.actor.js';
 
 export type OfflineListener = (user: UserRef, roomIds: string[]) => void;
@@ -20,6 +21,7 @@ export class UsersService implements UserLifecycle {
   /** Online users with at least one socket: presence grace keeps a user online without. */
   readonly #reachable = new Map<string, UserRef>();
   readonly #offlineListeners: OfflineListener[] = [];
+  readonly #memoDeletions = new MemoDeletions();
 
   constructor(
     private readonly dispatcher: DispatcherService,
@@ -36,6 +38,7 @@ export class UsersService implements UserLifecycle {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
+      memoDeletions: this.#memoDeletions,
       settings: this.config,
       lifecycle: this,
     });

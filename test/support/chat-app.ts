@@ -48,9 +48,13 @@ export class TestClient {
   readonly socket: ChatSocket;
   #waiters: Array<{ test: (m: ChatMessage) => boolean; resolve: (m: ChatMessage) => void }> = [];
 
+  /** Whether stored memos are acknowledged, as the project's clients do (a v1 client does not). */
+  acknowledgeMemos = true;
+
   constructor(socket: ChatSocket) {
     this.socket = socket;
-    socket.on('message', (message) => {
+    socket.on('message', (message, received) => {
+      if (this.acknowledgeMemos && typeof received === 'function') received();
       this.received.push(message);
       this.#waiters = this.#waiters.filter((w) => {
         if (!w.test(message)) return true;

@@ -9,6 +9,10 @@ export class RecordingDelivery {
   readonly typing: TypingEvent[] = [];
   readonly channels: string[] = [];
   readonly disconnected: string[] = [];
+  /** Stored memos emitted to one socket each, with the acknowledgement the client may call. */
+  readonly memos: Array<{ socketId: string; message: ChatMessage; ack: () => void }> = [];
+  /** Sockets that are connected and whose emits leave at once; others are gone. */
+  connectedSockets: Set<string> | undefined;
 
   asService(): DeliveryService {
     const rec = { ...this } as RecordingDelivery;
@@ -25,6 +29,15 @@ export class RecordingDelivery {
       joinSocket: () => undefined,
       closeChannel: (roomId: string) => void rec.channels.push(`close ${roomId}`),
       disconnectUser: (userId: string) => void rec.disconnected.push(userId),
+      sendMemo: (socketId: string, message: ChatMessage, _bytes: number, ack: () => void) => {
+        if (this.connectedSockets !== undefined && !this.connectedSockets.has(socketId)) {
+          return false;
+        }
+        rec.memos.push({ socketId, message, ack });
+        return true;
+      },
+      whenFlushed: async (socketId: string) =>
+        this.connectedSockets === undefined || this.connectedSockets.has(socketId),
     } as unknown as DeliveryService;
   }
 }
