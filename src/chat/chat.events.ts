@@ -115,6 +115,11 @@ export interface RoomJoinResult {
   room: { id: string; name: string; members: UserRef[] };
   messages: ChatMessage[];
   complete: boolean;
+  /**
+   * An addition: the reply was cut to its byte budget before the room's latest event; join
+   * again with `since` set to the last message's seq to go on. Absent otherwise.
+   */
+  more?: true;
 }
 
 /** Each client event: its payload and the data of its success reply. */
@@ -166,7 +171,13 @@ export interface ShutdownNotice {
 }
 
 export interface ServerToClientEvents {
-  message: (message: ChatMessage) => void;
+  /**
+   * Every message. A memo that was stored for the user comes with `received`, a socket.io
+   * acknowledgement: calling it lets the server delete the memo (an addition; clients that
+   * ignore it get the memo again on a later connect unless their socket stays connected for
+   * MEMO_CONFIRM_MS).
+   */
+  message: (message: ChatMessage, received?: () => void) => void;
   typing: (event: TypingEvent) => void;
   'chat:error': (error: ChatErrorEvent) => void;
   'server:shutdown': (notice: ShutdownNotice) => void;

@@ -26,6 +26,8 @@ export class AppConfig {
   readonly store!: StoreKind;
   readonly dataDir!: string;
   readonly sqliteSynchronous!: 'full' | 'normal';
+  /** Tests only (NODE_ENV=test): the stores' fault hooks are armed. */
+  readonly faultInjection!: boolean;
   readonly databaseUrl!: string | undefined;
   readonly databaseSchema!: string;
   readonly redisUrl!: string | undefined;
@@ -50,11 +52,17 @@ export class AppConfig {
   readonly historyMaxPerRoom!: number;
   readonly rateLimitBurst!: number;
   readonly rateLimitPerSecond!: number;
+  readonly activityRateBurst!: number;
+  readonly activityRatePerSecond!: number;
+  readonly maxInvitesPerRoom!: number;
+  readonly memoConfirmMs!: number;
+  readonly recoveryBatchBytes!: number;
   readonly maxRoomsPerUser!: number;
   readonly maxMembersPerRoom!: number;
   readonly maxSocketsPerUser!: number;
   readonly connectRatePerIp!: number;
   readonly connectRateWindowMs!: number;
+  readonly maxPendingHandshakesPerIp!: number;
   readonly trustProxy!: boolean;
   readonly maxOutboundBufferBytes!: number;
 
@@ -88,6 +96,7 @@ export class AppConfig {
       store: read.oneOf('STORE', STORE_KINDS, env.DATABASE_URL?.trim() ? 'postgres' : 'sqlite'),
       dataDir: read.string('DATA_DIR', './data'),
       sqliteSynchronous: read.oneOf('SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full'),
+      faultInjection: read.oneOf('FAULT_INJECTION', ['on', 'off'] as const, 'off') === 'on',
       databaseSchema: read.string('DATABASE_SCHEMA', 'public'),
       redisUrl: read.optional('REDIS_URL'),
       redisPrefix: read.string('REDIS_PREFIX', ''),
@@ -106,16 +115,22 @@ export class AppConfig {
 
       maxMessageLength: read.int('MAX_MESSAGE_LENGTH', 2000, 1, 1_000_000),
       maxHttpBufferSize: read.int('MAX_HTTP_BUFFER_SIZE', 1_000_000, 1024),
-      handshakeTimeoutMs: read.int('HANDSHAKE_TIMEOUT_MS', 45_000, 100),
+      handshakeTimeoutMs: read.int('HANDSHAKE_TIMEOUT_MS', 10_000, 100),
       corsOrigins: read.list('CORS_ORIGINS', []),
       historyMaxPerRoom: read.int('HISTORY_MAX_PER_ROOM', 10_000, 1),
       rateLimitBurst: read.int('RATE_LIMIT_BURST', 60, 1),
       rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 20, 1),
+      activityRateBurst: read.int('ACTIVITY_RATE_BURST', 30, 1),
+      activityRatePerSecond: read.int('ACTIVITY_RATE_PER_SECOND', 3, 1),
+      maxInvitesPerRoom: read.int('MAX_INVITES_PER_ROOM', 1000, 1),
+      memoConfirmMs: read.int('MEMO_CONFIRM_MS', 10_000, 0),
+      recoveryBatchBytes: read.int('RECOVERY_BATCH_BYTES', 262_144, 16_384),
       maxRoomsPerUser: read.int('MAX_ROOMS_PER_USER', 100, 1),
       maxMembersPerRoom: read.int('MAX_MEMBERS_PER_ROOM', 10_000, 1),
       maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 10, 1),
       connectRatePerIp: read.int('CONNECT_RATE_PER_IP', 100, 0),
       connectRateWindowMs: read.int('CONNECT_RATE_WINDOW_MS', 10_000, 100),
+      maxPendingHandshakesPerIp: read.int('MAX_PENDING_HANDSHAKES_PER_IP', 2000, 0),
       trustProxy: read.oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
       maxOutboundBufferBytes: read.int('MAX_OUTBOUND_BUFFER_BYTES', 1_048_576, 65_536),
       ...overrides,
@@ -130,6 +145,10 @@ export class AppConfig {
       values.maxHttpBufferSize >= values.maxMessageLength * 4 + 16_384,
       `MAX_HTTP_BUFFER_SIZE (${values.maxHttpBufferSize}) must be at least ` +
         `4 x MAX_MESSAGE_LENGTH + 16384 (${values.maxMessageLength * 4 + 16_384})`,
+    );
+    read.check(
+      !values.faultInjection || values.nodeEnv === 'test',
+      'FAULT_INJECTION=on is for tests only (NODE_ENV=test)',
     );
     read.check(
       values.store !== 'postgres' || values.databaseUrl !== undefined,
