@@ -27,6 +27,8 @@ export async function createApp(
     bufferLogs: false,
     bodyParser: false,
   });
+  // No `X-Powered-By: Express` on any response: it only tells attackers what to try.
+  app.disable('x-powered-by');
   // JSON bodies only (the admin API); a body the parser refuses answers like any API error.
   app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT, inflate: false });
   app.use(refusedBody);

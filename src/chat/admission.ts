@@ -13,14 +13,17 @@ interface AddressBucket {
 
 /**
  * Who may open a socket, before any chat work is done for it: at most CONNECT_RATE_PER_IP
- * new connections per address per CONNECT_RATE_WINDOW_MS, and at most MAX_SOCKETS_PER_USER
- * open sockets per user on this instance.
+ * new connections per address per CONNECT_RATE_WINDOW_MS, at most MAX_SOCKETS_PER_USER
+ * open sockets per user on this instance, and at most MAX_PENDING_HANDSHAKES_PER_IP
+ * engine.io sessions per address that have not completed a socket.io CONNECT yet.
  */
 @Injectable()
 export class Admission {
   readonly #addresses = new Map<string, AddressBucket>();
   /** Sockets per user, counted from the moment a handshake is let through. */
   readonly #sockets = new Map<string, number>();
+  /** engine.io sessions per address not yet connected to a namespace (nor closed). */
+  readonly #pending = new Map<string, number>();
   #sweptAt = Date.now();
 
   constructor(private readonly config: AppConfig) {}
@@ -67,6 +70,28 @@ export class Admission {
     const open = (this.#sockets.get(userId) ?? 1) - 1;
     if (open > 0) this.#sockets.set(userId, open);
     else this.#sockets.delete(userId);
+  }
+
+  /**
+   * Counts a new engine.io session from `address` as pending, synchronously, so sessions
+   * racing each other cannot all pass; RATE_LIMITED, counting nothing, when the address
+   * already holds MAX_PENDING_HANDSHAKES_PER_IP of them (0: no limit, nothing counted). Give
+   * it back with `releasePending`, once, when the session connects or closes.
+   */
+  admitPending(address: string): AdmissionRefusal | undefined {
+    const limit = this.config.maxPendingHandshakesPerIp;
+    if (limit === 0) return undefined;
+    const pending = this.#pending.get(address) ?? 0;
+    if (pending >= limit) return 'RATE_LIMITED';
+    this.#pending.set(address, pending + 1);
+    return undefined;
+  }
+
+  releasePending(address: string): void {
+    const pending = this.#pending.get(address);
+    if (pending === undefined) return;
+    if (pending > 1) this.#pending.set(address, pending - 1);
+    else this.#pending.delete(address);
   }
 
   /** An address quiet for a whole window has a full bucket again: no need to keep it. */

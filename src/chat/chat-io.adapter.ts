@@ -3,28 +3,42 @@ import type { IncomingMessage } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
+import { Admission } from './admission.js';
 
 /** socket.io server options that come from configuration rather than decorators. */
 export class ChatIoAdapter extends IoAdapter {
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
   }
 
   override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
+    const pending =
+      this.config.maxPendingHandshakesPerIp > 0
+        ? new PendingSessions(this.app.get(Admission))
+        : undefined;
     const server: Server = super.createIOServer(port, {
       ...options,
       // Far above the message limit, so an over-long message gets TOO_LARGE, not a cut link.
       maxHttpBufferSize: this.config.maxHttpBufferSize,
       perMessageDeflate: false,
+      // A session that has not connected to a namespace within this time is closed.
       connectTimeout: this.config.handshakeTimeoutMs,
-      // CORS does not cover WebSocket upgrades: browsers send Origin, so it is checked here.
+      // Called for new engine.io sessions only (a request without sid), polling or WebSocket.
       allowRequest: (
         request: IncomingMessage,
         callback: (err: string | null, ok: boolean) => void,
-      ) => callback(null, this.#originAllowed(request)),
+      ) => {
+        // CORS does not cover WebSocket upgrades: browsers send Origin, so it is checked here.
+        if (!this.#originAllowed(request)) return callback(null, false);
+        // Past the bound engine.io answers 403 with this message.
+        if (pending !== undefined && !pending.admit(request)) {
+          return callback('RATE_LIMITED', false);
+        }
+        callback(null, true);
+      },
       cors: {
         origin:
           this.config.corsOrigins.length > 0
@@ -32,9 +46,17 @@ export class ChatIoAdapter extends IoAdapter {
             : !this.config.production,
       },
     } as ServerOptions);
+    if (pending !== undefined) {
+      server.engine.on('connection', (conn: EngineConnection) => pending.opened(conn));
+      // Namespaces other than '/' (none today) free the slot as well.
+      server.on('new_namespace', (namespace) =>
+        namespace.on('connection', (socket) => pending.connected(socket.conn)),
+      );
+    }
     // Drop the HTTP upgrade request once the socket is connected: socket.io's own advice for
     // memory per connection. After the handshake middleware, which reads its headers.
     server.on('connection', (socket: { conn: { request: unknown } }) => {
+      pending?.connected(socket.conn);
       socket.conn.request = null;
     });
     return server;
@@ -56,5 +78,64 @@ export class ChatIoAdapter extends IoAdapter {
     } catch {
       return false;
     }
+  }
+}
+
+/** The part of an engine.io session (engine.io's Socket) used here. */
+interface EngineConnection {
+  readonly request: IncomingMessage;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * Engine.io sessions that have not completed a socket.io CONNECT, counted per client address
+ * (Admission.admitPending) from their handshake request until they connect to a namespace or
+ * close, whichever comes first. Nothing is done per message.
+ */
+class PendingSessions {
+  /** Handshakes let through whose engine.io session does not exist yet, with their address. */
+  readonly #unbound = new Map<IncomingMessage, string>();
+  #sweep: NodeJS.Immediate | undefined;
+  /** Gives a counted session's slot back (once). */
+  readonly #release = new WeakMap<object, () => void>();
+
+  constructor(private readonly admission: Admission) {}
+
+  /** At allowRequest: takes a slot for the request's address; false when none is left. */
+  admit(request: IncomingMessage): boolean {
+    const address = this.admission.addressOf(request.socket.remoteAddress ?? '', request.headers);
+    if (this.admission.admitPending(address) !== undefined) return false;
+    this.#unbound.set(request, address);
+    // engine.io creates the session in this same turn of the event loop (after one await);
+    // a handshake that fails after allowRequest (a bad WebSocket upgrade, an unsupported
+    // protocol) never does: its slot is given back once the turn is over.
+    if (this.#sweep === undefined) {
+      this.#sweep = setImmediate(() => {
+        this.#sweep = undefined;
+        for (const address of this.#unbound.values()) this.admission.releasePending(address);
+        this.#unbound.clear();
+      });
+    }
+    return true;
+  }
+
+  /** engine.io's new session: it keeps its handshake's slot until it connects or closes. */
+  opened(conn: EngineConnection): void {
+    const address = this.#unbound.get(conn.request);
+    if (address === undefined) return;
+    this.#unbound.delete(conn.request);
+    const release = (): void => {
+      this.#release.delete(conn);
+      conn.off('close', release);
+      this.admission.releasePending(address);
+    };
+    this.#release.set(conn, release);
+    conn.once('close', release);
+  }
+
+  /** A socket.io connection to a namespace completed on this engine.io session. */
+  connected(conn: object): void {
+    this.#release.get(conn)?.();
   }
 }
