@@ -1,8 +1,14 @@
 import { ServiceProcess } from '../../scripts/lib/service-process.js';
 
-/** The built service (dist/src/main.js) as a real process, for restart and crash tests. */
+/**
+ * The built service (dist/src/main.js) as a real process, for restart and crash tests; or
+ * another command that ends up running it (e.g. inside a namespace of the test's own).
+ */
 export class ServerProcess extends ServiceProcess {
-  constructor(env: Record<string, string>) {
-    super({ env });
+  constructor(
+    env: Record<string, string>,
+    command: Partial<{ command: string; args: string[] }> = {},
+  ) {
+    super({ env, ...command });
   }
 }
