@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../src/chat/chat.events.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../src/contract/events.js';
 import { ServiceProcess } from '../scripts/lib/service-process.js';
 
 const { values: args } = parseArgs({

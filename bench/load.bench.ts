@@ -24,7 +24,7 @@ import type {
   ClientToServerEvents,
   Reply,
   ServerToClientEvents,
-} from '../src/chat/chat.events.js';
+} from '../src/contract/events.js';
 import { ServiceProcess } from '../scripts/lib/service-process.js';
 
 const { values: args } = parseArgs({

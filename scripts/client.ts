@@ -10,7 +10,7 @@
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { UserRef } from '../src/chat/chat.events.js';
+import type { UserRef } from '../src/contract/events.js';
 import { Commands } from './client/commands.js';
 import { colourWanted, Output } from './client/output.js';
 import { ChatSession, type SessionOptions } from './client/session.js';

@@ -16,7 +16,7 @@ import type {
   ChatMessage,
   ClientToServerEvents,
   ServerToClientEvents,
-} from '../src/chat/chat.events.js';
+} from '../src/contract/events.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 

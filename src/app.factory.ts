@@ -9,7 +9,7 @@ import { setupOpenApi } from './admin/admin.docs.js';
 import { AppModule } from './app.module.js';
 import { ChatIoAdapter } from './chat/chat-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
-import { RedisIoAdapter } from './redis/redis-io.adapter.js';
+import { RedisIoAdapter } from './chat/redis-io.adapter.js';
 import { RedisConnection } from './redis/redis.connection.js';
 import { redisTransport } from './redis/redis.transport.js';
 

@@ -4,7 +4,7 @@
  * typing into.
  */
 import { clearLine, cursorTo, type Interface } from 'node:readline';
-import type { ChatMessage, RoomSummary, TypingEvent, UserRef } from '../../src/chat/chat.events.js';
+import type { ChatMessage, RoomSummary, TypingEvent, UserRef } from '../../src/contract/events.js';
 
 const STYLES = {
   bold: '1',

@@ -15,10 +15,10 @@ import type {
   RoomJoinResult,
   ServerToClientEvents,
   UserRef,
-} from '../../src/chat/chat.events.js';
+} from '../../src/contract/events.js';
 import type { Output } from './output.js';
 
-type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Failures that happen on this side of the wire, printed like the server's codes. */
 export type LocalErrorCode = 'OFFLINE' | 'TIMEOUT' | 'DISCONNECTED';
@@ -72,7 +72,7 @@ interface JoinOutcome {
 }
 
 export class ChatSession {
-  readonly #socket: ChatSocket;
+  readonly #socket: ClientSocket;
   readonly #rooms = new Map<string, RoomState>();
   readonly #memoIds = new Set<string>();
   readonly #connectWaiters = new Set<(connected: boolean) => void>();

@@ -1,59 +1,65 @@
 import {
   type ArgumentsHost,
-  BadRequestException,
   Catch,
-  ConflictException,
   type ExceptionFilter,
   HttpException,
-  InternalServerErrorException,
   Logger,
-  NotFoundException,
-  ServiceUnavailableException,
 } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { ChatError } from '../common/errors.js';
-import { DispatcherError } from '../dispatcher/index.js';
-import { InvalidRequestError } from './admin.schemas.js';
+import { STATUS_CODES } from 'node:http';
+import { toErrorBody } from '../contract/error-body.js';
+import { InvalidRequestError } from '../contract/errors.js';
+import type { ErrorCode } from '../contract/events.js';
 
-/** Maps domain errors to the admin API's HTTP answers, `{ statusCode, error, message }`. */
+/** The HTTP status of each contract code the admin API can answer with. */
+const STATUS: Readonly<Record<ErrorCode, number>> = {
+  INVALID_PAYLOAD: 400,
+  TOO_LARGE: 400,
+  RATE_LIMITED: 429,
+  NOT_FOUND: 404,
+  USER_OFFLINE: 404,
+  FORBIDDEN: 409,
+  NOT_MEMBER: 409,
+  ALREADY_EXISTS: 409,
+  BUSY: 503,
+  INTERNAL: 500,
+};
+
+/**
+ * The admin API's answers to errors, `{ statusCode, error, message }`: the contract's error
+ * body (toErrorBody, as on the socket and over Redis) with the HTTP status of its code; a bad
+ * request lists every problem.
+ */
 @Catch()
 export class AdminErrorFilter implements ExceptionFilter {
   readonly #logger = new Logger(AdminErrorFilter.name);
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const http = this.#toHttp(error);
     const response = host.switchToHttp().getResponse<ServerResponse>();
-    const body = http.getResponse();
-    response.statusCode = http.getStatus();
+    const [status, body] = this.#answer(error);
+    response.statusCode = status;
     response.setHeader('content-type', 'application/json; charset=utf-8');
     response.end(JSON.stringify(body));
   }
 
-  #toHttp(error: unknown): HttpException {
-    if (error instanceof HttpException) return error;
-    if (error instanceof InvalidRequestError) return new BadRequestException([...error.problems]);
-    if (error instanceof ChatError) {
-      switch (error.code) {
-        case 'NOT_FOUND':
-        case 'USER_OFFLINE':
-          return new NotFoundException(error.message);
-        case 'ALREADY_EXISTS':
-        case 'FORBIDDEN':
-          return new ConflictException(error.message);
-        case 'INVALID_PAYLOAD':
-          return new BadRequestException([error.message]);
-        case 'BUSY':
-          return new ServiceUnavailableException(error.message);
-        default:
-          break;
-      }
+  #answer(error: unknown): [number, object] {
+    // Nest's own (an unknown route, say): as Nest would answer it.
+    if (error instanceof HttpException) {
+      const body = error.getResponse();
+      return [error.getStatus(), typeof body === 'object' ? body : { message: body }];
     }
-    if (error instanceof DispatcherError)
-      return new ServiceUnavailableException('the server is busy');
-    this.#logger.error(
-      'admin request failed',
-      error instanceof Error ? error.stack : String(error),
+    const { code, message } = toErrorBody(error, (kind, detail) =>
+      this.#logger.error(`admin request failed with ${kind}`, detail),
     );
-    return new InternalServerErrorException('internal error');
+    const statusCode = STATUS[code];
+    const messages = error instanceof InvalidRequestError ? [...error.problems] : message;
+    return [
+      statusCode,
+      {
+        statusCode,
+        error: STATUS_CODES[statusCode],
+        message: code === 'INVALID_PAYLOAD' && !Array.isArray(messages) ? [messages] : messages,
+      },
+    ];
   }
 }

@@ -1,8 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ChatError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
-import { DispatcherError } from '../dispatcher/index.js';
+import { toErrorBody } from '../contract/error-body.js';
 import type { AdminRoomView } from '../rooms/rooms.service.js';
 import { ADMIN_PATTERNS, type AdminReply } from './admin.patterns.js';
 import {
@@ -93,17 +92,10 @@ export class AdminRpcController {
     try {
       return { ok: true, ...(await command()) };
     } catch (error) {
-      if (error instanceof ChatError) {
-        return { ok: false, error: { code: error.code, message: error.message } };
-      }
-      if (error instanceof DispatcherError) {
-        return { ok: false, error: { code: 'BUSY', message: 'the server is busy: retry shortly' } };
-      }
-      this.#logger.error(
-        'admin command failed',
-        error instanceof Error ? error.stack : String(error),
+      const body = toErrorBody(error, (kind, detail) =>
+        this.#logger.error(`admin command failed with ${kind}`, detail),
       );
-      return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+      return { ok: false, error: body };
     }
   }
 }

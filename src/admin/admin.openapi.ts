@@ -1,5 +1,5 @@
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
-import { ROOM_NAME_MAX } from '../common/text-rules.js';
+import { ROOM_NAME_MAX } from '../contract/text-rules.js';
 import { TTL_SECONDS_MAX } from './admin.schemas.js';
 
 /** The name of the Bearer ADMIN_API_KEY security scheme in the document. */

@@ -1,4 +1,4 @@
-import { ChatError } from '../common/errors.js';
+import { InvalidRequestError } from '../contract/errors.js';
 import {
   checkContent,
   describeContentVerdict,
@@ -6,22 +6,11 @@ import {
   isUserId,
   normalizeName,
   ROOM_NAME_MAX,
-} from '../common/text-rules.js';
+} from '../contract/text-rules.js';
 import type { AdminRoomInput } from '../rooms/rooms.service.js';
 
 /** The longest ttlSeconds: one week (a delayed job must fit a Node timer, about 24 days). */
 export const TTL_SECONDS_MAX = 604_800;
-
-/**
- * A bad admin request: every problem found, for HTTP's 400 `message` list; on the Redis
- * transport an `INVALID_PAYLOAD` whose message joins them.
- */
-export class InvalidRequestError extends ChatError {
-  override readonly name = 'InvalidRequestError';
-  constructor(readonly problems: readonly string[]) {
-    super('INVALID_PAYLOAD', problems.join('; '));
-  }
-}
 
 /** Collects every problem of a request body, then throws them all at once. */
 class BodyReader {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { UserOfflineError } from '../common/errors.js';
+import { UserOfflineError } from '../contract/errors.js';
 import type { RoomSnapshot } from '../rooms/room.actor.js';
 import { type AdminRoomInput, type AdminRoomView, RoomsService } from '../rooms/rooms.service.js';
 import type { UserSnapshot } from '../users/user.actor.js';

@@ -1,19 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { AuthErrorCode, UserRef } from '../chat/chat.events.js';
+import type { UserRef } from '../contract/events.js';
 import { AppConfig } from '../config/app-config.js';
-import { isUserId, normalizeName, USER_NAME_MAX } from '../common/text-rules.js';
-
-/** A refused handshake; `message` is the code the client sees in connect_error. */
-export class AuthError extends Error {
-  override readonly name = 'AuthError';
-  constructor(
-    readonly code: AuthErrorCode,
-    readonly reason: string,
-  ) {
-    super(code);
-  }
-}
+import { AuthError } from '../contract/errors.js';
+import { isUserId, normalizeName, USER_NAME_MAX } from '../contract/text-rules.js';
 
 /**
  * Turns a socket.io handshake `auth` object into the identity of every action on that

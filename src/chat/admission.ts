@@ -2,9 +2,13 @@ import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { TokenBucket } from '../common/token-bucket.js';
 import { AppConfig } from '../config/app-config.js';
+import type { HandshakeRefusal } from '../contract/events.js';
 
 /** Refusal codes a handshake may get from admission (connect_error `message`). */
-export type AdmissionRefusal = 'RATE_LIMITED' | 'TOO_MANY_SOCKETS' | 'SHUTTING_DOWN';
+export type AdmissionRefusal = Extract<
+  HandshakeRefusal,
+  'RATE_LIMITED' | 'TOO_MANY_SOCKETS' | 'SHUTTING_DOWN'
+>;
 
 interface AddressBucket {
   bucket: TokenBucket;

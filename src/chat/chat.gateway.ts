@@ -5,35 +5,26 @@ import {
   type OnGatewayInit,
   WebSocketGateway,
 } from '@nestjs/websockets';
-import type { Socket } from 'socket.io';
-import { AuthError, AuthService } from '../auth/auth.service.js';
-import { ChatError, InvalidPayloadError } from '../common/errors.js';
+import { AuthService } from '../auth/auth.service.js';
 import { AppConfig } from '../config/app-config.js';
-import { DeliveryService, userChannel, type ChatServer } from '../delivery/delivery.service.js';
+import { toErrorBody } from '../contract/error-body.js';
+import { AuthError, InvalidPayloadError } from '../contract/errors.js';
+import {
+  isClientEvent,
+  type ChatMessage,
+  type ClientEventName,
+  type ErrorBody,
+  type Reply,
+  type UserRef,
+} from '../contract/events.js';
+import type { ChatServer, ChatSocket } from '../contract/sockets.js';
+import { DeliveryService, userChannel } from '../delivery/delivery.service.js';
 import { SlowConsumers } from '../delivery/slow-consumers.js';
-import { DispatcherError, MailboxFullError, NotAcceptingError } from '../dispatcher/index.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import type {
-  ChatMessage,
-  ClientEventName,
-  ClientToServerEvents,
-  ErrorBody,
-  Reply,
-  ServerToClientEvents,
-  SocketData,
-  UserRef,
-} from './chat.events.js';
 import { Admission, type AdmissionRefusal } from './admission.js';
-import { isClientEvent, PAYLOAD_PARSERS, type PayloadLimits } from './chat.schemas.js';
+import { PAYLOAD_PARSERS, type PayloadLimits } from './chat.schemas.js';
 import { ChatService } from './chat.service.js';
 import { Sequencer } from './sequencer.js';
-
-type ChatSocket = Socket<
-  ClientToServerEvents,
-  ServerToClientEvents,
-  Record<string, never>,
-  SocketData
->;
 
 type Handlers = {
   [E in ClientEventName]: (user: UserRef, input: never) => unknown;
@@ -225,15 +216,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  /** Maps any failure to the contract's error body; unknown failures are INTERNAL and logged. */
+  /** Any failure as the contract's error body; one the contract has no code for is logged. */
   #errorBody(event: string, error: unknown): ErrorBody {
-    if (error instanceof ChatError) return { code: error.code, message: error.message };
-    if (error instanceof MailboxFullError || error instanceof NotAcceptingError) {
-      return { code: 'BUSY', message: 'the server is busy: retry shortly' };
-    }
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    const kind = error instanceof DispatcherError ? 'runtime' : 'unexpected';
-    this.#logger.error(`${event} failed with an ${kind} error`, detail);
-    return { code: 'INTERNAL', message: 'internal error' };
+    return toErrorBody(error, (kind, detail) =>
+      this.#logger.error(`${event} failed with ${kind}`, detail),
+    );
   }
 }

@@ -6,9 +6,9 @@ import {
   isUserId,
   normalizeName,
   ROOM_NAME_MAX,
-} from '../common/text-rules.js';
-import { InvalidPayloadError, TooLargeError } from '../common/errors.js';
-import type { ClientEventInput, ClientEventName } from './chat.events.js';
+} from '../contract/text-rules.js';
+import { InvalidPayloadError, TooLargeError } from '../contract/errors.js';
+import type { ClientEventInput, ClientEventName } from '../contract/events.js';
 
 export interface PayloadLimits {
   maxMessageLength: number;
@@ -212,7 +212,3 @@ export const PAYLOAD_PARSERS: Parsers = {
   'private:message': directMessage,
   'memo:send': directMessage,
 };
-
-export function isClientEvent(event: string): event is ClientEventName {
-  return Object.hasOwn(PAYLOAD_PARSERS, event);
-}

@@ -5,10 +5,10 @@ import type {
   ClientEventResult,
   DirectMessageInput,
   UserRef,
-} from './chat.events.js';
-import { BusyError, ForbiddenError, UserOfflineError } from '../common/errors.js';
+} from '../contract/events.js';
+import { BusyError, ForbiddenError, UserOfflineError } from '../contract/errors.js';
 import { AppConfig } from '../config/app-config.js';
-import { createMessage } from '../common/messages.js';
+import { createMessage } from '../contract/messages.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { MESSAGE_STORE, type MessageStore, type SendRecord } from '../store/message-store.js';

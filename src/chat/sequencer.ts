@@ -1,4 +1,4 @@
-import { BusyError } from '../common/errors.js';
+import { BusyError } from '../contract/errors.js';
 
 /**
  * Handles one connection's events one at a time, in arrival order, even when handling is

@@ -1,4 +1,4 @@
-import { ID_PATTERN } from '../common/text-rules.js';
+import { ID_PATTERN } from '../contract/text-rules.js';
 import { ConfigError, EnvReader, type Env } from './env.js';
 
 export const STORE_KINDS = ['sqlite', 'postgres', 'memory'] as const;

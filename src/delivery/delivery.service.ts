@@ -1,23 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Server } from 'socket.io';
-import type {
-  ChatMessage,
-  ClientToServerEvents,
-  ServerToClientEvents,
-  ShutdownNotice,
-  SocketData,
-  TypingEvent,
-} from '../chat/chat.events.js';
+import type { ChatMessage, ShutdownNotice, TypingEvent } from '../contract/events.js';
+import type { ChatServer } from '../contract/sockets.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { whenFlushed, type EngineConnection } from './engine-connection.js';
 import { SlowConsumers } from './slow-consumers.js';
-
-export type ChatServer = Server<
-  ClientToServerEvents,
-  ServerToClientEvents,
-  Record<string, never>,
-  SocketData
->;
 
 /** socket.io channel of one room's members. */
 export const roomChannel = (roomId: string): string => `r:${roomId}`;

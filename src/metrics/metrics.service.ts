@@ -1,51 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { AdmissionRefusal } from '../chat/admission.js';
 import {
+  CLIENT_EVENTS,
   ERROR_CODES,
-  type AuthErrorCode,
+  HANDSHAKE_REFUSALS,
+  isClientEvent,
+  MESSAGE_TYPES,
   type ClientEventName,
+  type HandshakeRefusal,
   type MessageType,
   type Reply,
-} from '../chat/chat.events.js';
-import { isClientEvent, PAYLOAD_PARSERS } from '../chat/chat.schemas.js';
+} from '../contract/events.js';
 import { FastHistogram, LabelledCounter } from './hot-path-metrics.js';
-
-const MESSAGE_TYPES = [
-  'room_chat',
-  'room_join',
-  'room_leave',
-  'room_notice',
-  'private_chat',
-  'instant_message',
-  'user_connect',
-  'user_disconnect',
-] as const satisfies readonly MessageType[];
-// Fails to compile when chat.events.ts gains a message type this list lacks.
-const EVERY_MESSAGE_TYPE: Exclude<MessageType, (typeof MESSAGE_TYPES)[number]> extends never
-  ? true
-  : never = true;
-void EVERY_MESSAGE_TYPE;
 
 type InEvent = ClientEventName | 'unknown';
 type OutType = MessageType | 'typing';
-/** A connect_error code; SHUTTING_DOWN during a graceful shutdown. */
-type HandshakeRefusal = AuthErrorCode | AdmissionRefusal | 'SHUTTING_DOWN';
 /** Messages whose server timestamp is the moment the server accepted them. */
 type LiveType = 'room_chat' | 'private_chat';
 
-const IN_EVENTS: readonly InEvent[] = [
-  ...(Object.keys(PAYLOAD_PARSERS) as ClientEventName[]),
-  'unknown',
-];
+const IN_EVENTS: readonly InEvent[] = [...CLIENT_EVENTS, 'unknown'];
 const OUT_TYPES: readonly OutType[] = [...MESSAGE_TYPES, 'typing'];
-const HANDSHAKE_REFUSALS: readonly HandshakeRefusal[] = [
-  'UNAUTHORIZED',
-  'INVALID_AUTH',
-  'RATE_LIMITED',
-  'TOO_MANY_SOCKETS',
-  'SHUTTING_DOWN',
-];
 const LIVE_TYPES: readonly LiveType[] = ['room_chat', 'private_chat'];
 
 /** Seconds: from well under a millisecond (memory store) to a stuck disk. */

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { ChatMessage } from '../chat/chat.events.js';
-import { BusyError } from '../common/errors.js';
+import type { ChatMessage } from '../contract/events.js';
+import { BusyError } from '../contract/errors.js';
 import type { MessageStore, SendRecord } from '../store/message-store.js';
 
 const logger = new Logger('RoomEventLog');

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { RecordingDelivery } from '../../test/support/fakes.js';
-import type { ChatMessage, UserRef } from '../chat/chat.events.js';
+import { RecordingDelivery } from '../delivery/testing/recording-delivery.js';
+import type { ChatMessage, UserRef } from '../contract/events.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';

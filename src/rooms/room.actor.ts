@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { ChatMessage, RoomJoinResult, UserRef } from '../chat/chat.events.js';
-import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../common/errors.js';
-import { createMessage } from '../common/messages.js';
+import type { ChatMessage, RoomJoinResult, UserRef } from '../contract/events.js';
+import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../contract/errors.js';
+import { createMessage } from '../contract/messages.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import {
   Actor,

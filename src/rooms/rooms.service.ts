@@ -5,8 +5,14 @@ import type {
   RoomJoinResult,
   RoomSummary,
   UserRef,
-} from '../chat/chat.events.js';
-import { ChatError, ForbiddenError, RoomExistsError, RoomNotFoundError } from '../common/errors.js';
+} from '../contract/events.js';
+import {
+  DefaultRoomError,
+  ForbiddenError,
+  RoomExistsError,
+  RoomNotFoundError,
+  RoomSettingsConflictError,
+} from '../contract/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
@@ -34,22 +40,6 @@ export interface AdminRoomView {
   name: string;
   private: boolean;
   ttlSeconds?: number;
-}
-
-/** PUT of a room that exists with other settings. */
-export class RoomSettingsConflictError extends ChatError {
-  override readonly name = 'RoomSettingsConflictError';
-  constructor(roomId: string, differences: readonly string[]) {
-    super('ALREADY_EXISTS', `room ${roomId} exists with other settings: ${differences.join('; ')}`);
-  }
-}
-
-/** A default room cannot be closed. */
-export class DefaultRoomError extends ChatError {
-  override readonly name = 'DefaultRoomError';
-  constructor(roomId: string) {
-    super('FORBIDDEN', `room ${roomId} is a default room and is never closed`);
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../chat/chat.events.js';
+import type { ChatMessage } from '../contract/events.js';
 import { GroupCommitter, type BatchOutcome, type GroupCommitStats } from './group-commit.js';
 import type { RoomRecord, SendRecord, WriteBatchObserver } from './message-store.js';
 import { eventOp, memoOp, sendRow, type WriteOp } from './write-ops.js';

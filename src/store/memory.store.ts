@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../chat/chat.events.js';
+import type { ChatMessage } from '../contract/events.js';
 import type {
   EventsAfter,
   MessageStore,

@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../chat/chat.events.js';
+import type { ChatMessage } from '../contract/events.js';
 
 /** A room as it survives a restart. Membership does not: rooms restart empty. */
 export interface RoomRecord {

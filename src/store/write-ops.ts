@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../chat/chat.events.js';
+import type { ChatMessage } from '../contract/events.js';
 import type { RoomRecord, SendRecord } from './message-store.js';
 
 /** A send record as a row: the first answer kept as JSON. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { RecordingDelivery } from '../../test/support/fakes.js';
-import type { UserRef } from '../chat/chat.events.js';
-import { createMessage } from '../common/messages.js';
+import { RecordingDelivery } from '../delivery/testing/recording-delivery.js';
+import type { UserRef } from '../contract/events.js';
+import { createMessage } from '../contract/messages.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import { MemoDeletions } from './memo-outbox.js';

@@ -1,6 +1,6 @@
-import type { ChatMessage, UserRef } from '../chat/chat.events.js';
-import { BusyError, RateLimitedError } from '../common/errors.js';
-import { createMessage } from '../common/messages.js';
+import type { ChatMessage, UserRef } from '../contract/events.js';
+import { BusyError, RateLimitedError } from '../contract/errors.js';
+import { createMessage } from '../contract/messages.js';
 import { TokenBucket } from '../common/token-bucket.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import { Actor, type Dispatcher, type TimerHandle } from '../dispatcher/index.js';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { UserRef } from '../chat/chat.events.js';
+import type { UserRef } from '../contract/events.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';

@@ -4,7 +4,7 @@
  * flushed, while the other members' messages stay. Runs the service as a process.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
+import type { ChatMessage } from '../../src/contract/events.js';
 import { Clients } from '../support/chat-app.js';
 import { ServerProcess } from '../support/server-process.js';
 

@@ -11,7 +11,7 @@ import type {
   ErrorCode,
   Reply,
   TypingEvent,
-} from '../../src/chat/chat.events.js';
+} from '../../src/contract/events.js';
 import type { TestClient } from '../support/chat-app.js';
 import {
   connectOf,

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChatMessage, ShutdownNotice } from '../../src/chat/chat.events.js';
+import type { ChatMessage, ShutdownNotice } from '../../src/contract/events.js';
 import { DeliveryService } from '../../src/delivery/delivery.service.js';
 import { Clients, type TestClient } from '../support/chat-app.js';
 import { useApp } from '../support/e2e.js';

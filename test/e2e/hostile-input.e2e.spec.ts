@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import fc from 'fast-check';
 import { Encoder, PacketType } from 'socket.io-parser';
 import type { Socket } from 'socket.io-client';
-import type { ChatErrorEvent } from '../../src/chat/chat.events.js';
+import type { ChatErrorEvent } from '../../src/contract/events.js';
 import {
   Clients,
   disconnected,

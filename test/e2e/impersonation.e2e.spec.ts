@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Socket } from 'socket.io-client';
-import type { ChatMessage, TypingEvent } from '../../src/chat/chat.events.js';
+import type { ChatMessage, TypingEvent } from '../../src/contract/events.js';
 import { Clients, type TestClient } from '../support/chat-app.js';
 import {
   connectOf,

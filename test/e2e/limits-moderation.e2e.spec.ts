@@ -6,7 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
+import type { ChatMessage } from '../../src/contract/events.js';
 import { disconnected, type TestClient } from '../support/chat-app.js';
 import { joinOf, leaveOf, useApp, withId } from '../support/e2e.js';
 

@@ -4,7 +4,7 @@
  * them in; a socket's events are handled in the order it sent them.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { ChatMessage, Reply } from '../../src/chat/chat.events.js';
+import type { ChatMessage, Reply } from '../../src/contract/events.js';
 import type { TestClient } from '../support/chat-app.js';
 import { useApp } from '../support/e2e.js';
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
+import type { ChatMessage } from '../../src/contract/events.js';
 import { FAULT_COMMIT_THEN_FAIL } from '../../src/store/sqlite/sqlite.store.js';
 import { Clients, type TestClient } from '../support/chat-app.js';
 import { joinOf, withId } from '../support/e2e.js';

@@ -12,8 +12,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
-import { createMessage } from '../../src/common/messages.js';
+import type { ChatMessage } from '../../src/contract/events.js';
+import { createMessage } from '../../src/contract/messages.js';
 import { Clients, startApp, type RunningApp, type TestClient } from '../support/chat-app.js';
 import { type StoreKit, storeKits, useStore } from '../support/store-kits.js';
 

@@ -3,8 +3,8 @@
  * server, in a schema of its own that is dropped afterwards).
  */
 import { describe, expect, it } from '@jest/globals';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
-import { createMessage } from '../../src/common/messages.js';
+import type { ChatMessage } from '../../src/contract/events.js';
+import { createMessage } from '../../src/contract/messages.js';
 import type { RoomRecord } from '../../src/store/message-store.js';
 import { PostgresStore } from '../../src/store/postgres/postgres.store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite.store.js';

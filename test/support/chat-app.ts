@@ -11,9 +11,10 @@ import type {
   ClientToServerEvents,
   Reply,
   ServerToClientEvents,
-} from '../../src/chat/chat.events.js';
+} from '../../src/contract/events.js';
 
-export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** A socket.io-client socket, typed by the contract (the server's own is contract/sockets.ts). */
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface RunningApp {
   app: INestApplication;
@@ -45,13 +46,13 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
 /** A socket.io client that keeps every `message` it receives, in order. */
 export class TestClient {
   readonly received: ChatMessage[] = [];
-  readonly socket: ChatSocket;
+  readonly socket: ClientSocket;
   #waiters: Array<{ test: (m: ChatMessage) => boolean; resolve: (m: ChatMessage) => void }> = [];
 
   /** Whether stored memos are acknowledged, as the project's clients do (a v1 client does not). */
   acknowledgeMemos = true;
 
-  constructor(socket: ChatSocket) {
+  constructor(socket: ClientSocket) {
     this.socket = socket;
     socket.on('message', (message, received) => {
       if (this.acknowledgeMemos && typeof received === 'function') received();
@@ -146,7 +147,7 @@ export class Clients {
 
   /** Connects with open-mode identity (or any auth object) and waits for the handshake. */
   async connect(auth: Record<string, unknown>, options: { reconnection?: boolean } = {}) {
-    const socket: ChatSocket = io(this.url(), {
+    const socket: ClientSocket = io(this.url(), {
       auth,
       transports: ['websocket'],
       reconnection: options.reconnection ?? false,
@@ -168,7 +169,7 @@ export class Clients {
 
   /** Tries to connect and resolves with the connect_error message. */
   async refused(auth: Record<string, unknown>): Promise<string> {
-    const socket: ChatSocket = io(this.url(), {
+    const socket: ClientSocket = io(this.url(), {
       auth,
       transports: ['websocket'],
       reconnection: false,

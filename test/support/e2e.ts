@@ -3,7 +3,7 @@
  * predicates, markers and common assertions. Built on chat-app.ts.
  */
 import { afterEach, beforeEach, expect } from '@jest/globals';
-import type { ChatMessage } from '../../src/chat/chat.events.js';
+import type { ChatMessage } from '../../src/contract/events.js';
 import { Clients, startApp, type RunningApp, type TestClient } from './chat-app.js';
 
 /** The sender of every server-made message. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { ChatMessage } from '../../chat/chat.events.js';
+import type { ChatMessage } from '../../contract/events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type {

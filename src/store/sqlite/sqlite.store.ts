@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ChatMessage } from '../../chat/chat.events.js';
+import type { ChatMessage } from '../../contract/events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type {

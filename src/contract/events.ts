@@ -18,23 +18,35 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Handshake refusals, as `connect_error` messages. */
+/** Handshake refusals of the identity, as `connect_error` messages. */
 export type AuthErrorCode = 'UNAUTHORIZED' | 'INVALID_AUTH';
+
+/** Every `connect_error` message the service sends (the additions after the identity's). */
+export const HANDSHAKE_REFUSALS = [
+  'UNAUTHORIZED',
+  'INVALID_AUTH',
+  'RATE_LIMITED',
+  'TOO_MANY_SOCKETS',
+  'SHUTTING_DOWN',
+] as const;
+export type HandshakeRefusal = (typeof HANDSHAKE_REFUSALS)[number];
 
 export interface UserRef {
   id: string;
   name: string;
 }
 
-export type MessageType =
-  | 'room_chat'
-  | 'room_join'
-  | 'room_leave'
-  | 'room_notice'
-  | 'private_chat'
-  | 'instant_message'
-  | 'user_connect'
-  | 'user_disconnect';
+export const MESSAGE_TYPES = [
+  'room_chat',
+  'room_join',
+  'room_leave',
+  'room_notice',
+  'private_chat',
+  'instant_message',
+  'user_connect',
+  'user_disconnect',
+] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** Everything a user receives comes as one `message` event of this shape. */
 export interface ChatMessage {
@@ -143,6 +155,34 @@ export interface ClientEventContract {
 }
 
 export type ClientEventName = keyof ClientEventContract;
+
+/** Every client event, in the table's order. */
+export const CLIENT_EVENTS = [
+  'room:list',
+  'room:create',
+  'room:join',
+  'room:leave',
+  'room:invite',
+  'room:kick',
+  'room:mute',
+  'room:message',
+  'room:history',
+  'private:message',
+  'memo:send',
+  'typing',
+  'user:list',
+] as const satisfies readonly ClientEventName[];
+// Fails to compile when the contract gains an event this list lacks.
+const EVERY_CLIENT_EVENT: Exclude<ClientEventName, (typeof CLIENT_EVENTS)[number]> extends never
+  ? true
+  : never = true;
+void EVERY_CLIENT_EVENT;
+
+const CLIENT_EVENT_SET: ReadonlySet<string> = new Set(CLIENT_EVENTS);
+
+export function isClientEvent(event: string): event is ClientEventName {
+  return CLIENT_EVENT_SET.has(event);
+}
 export type ClientEventInput<E extends ClientEventName> = ClientEventContract[E]['input'];
 export type ClientEventResult<E extends ClientEventName> = ClientEventContract[E]['result'];
 

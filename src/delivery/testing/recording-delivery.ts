@@ -1,7 +1,7 @@
-import type { ChatMessage, TypingEvent } from '../../src/chat/chat.events.js';
-import type { DeliveryService } from '../../src/delivery/delivery.service.js';
+import type { ChatMessage, TypingEvent } from '../../contract/events.js';
+import type { DeliveryService } from '../delivery.service.js';
 
-/** Records what actors hand to socket.io, in order, instead of sending it. */
+/** A test double for unit specs: records what actors hand to socket.io, in order, instead of sending it. */
 export class RecordingDelivery {
   readonly toRoom: Array<{ roomId: string; message: ChatMessage }> = [];
   readonly toUsers: Array<{ userIds: readonly string[]; message: ChatMessage }> = [];

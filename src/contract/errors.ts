@@ -1,9 +1,13 @@
-import type { ErrorCode } from '../chat/chat.events.js';
+import type { AuthErrorCode, ErrorCode } from './events.js';
 
 /**
- * A refusal the client can act on, carrying its contract code. Services throw these;
- * the gateway and the admin API map them in one place each.
+ * The contract's errors: every refusal a client or an admin caller can act on, with its code.
+ * Services throw these; `toErrorBody` (error-body.ts) turns any error into the contract's
+ * error body, the one mapping the socket gateway, the Redis admin transport and the HTTP
+ * admin API all use.
  */
+
+/** A refusal the client can act on, carrying its contract code. */
 export class ChatError extends Error {
   override readonly name: string = 'ChatError';
   constructor(
@@ -74,5 +78,41 @@ export class BusyError extends ChatError {
   override readonly name = 'BusyError';
   constructor(message = 'the server is busy: retry shortly') {
     super('BUSY', message);
+  }
+}
+
+/** An admin request body or path with problems, every one listed (HTTP 400). */
+export class InvalidRequestError extends ChatError {
+  override readonly name = 'InvalidRequestError';
+  constructor(readonly problems: readonly string[]) {
+    super('INVALID_PAYLOAD', problems.join('; '));
+  }
+}
+
+/** PUT of a room that exists with other settings. */
+export class RoomSettingsConflictError extends ChatError {
+  override readonly name = 'RoomSettingsConflictError';
+  constructor(roomId: string, differences: readonly string[]) {
+    super('ALREADY_EXISTS', `room ${roomId} exists with other settings: ${differences.join('; ')}`);
+  }
+}
+
+/** A default room cannot be closed. */
+export class DefaultRoomError extends ChatError {
+  override readonly name = 'DefaultRoomError';
+  constructor(roomId: string) {
+    super('FORBIDDEN', `room ${roomId} is a default room and is never closed`);
+  }
+}
+
+/** A handshake refused: `code` goes to the client as the `connect_error` message. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    readonly code: AuthErrorCode,
+    /** For the server's log only. */
+    readonly reason: string,
+  ) {
+    super(code);
   }
 }

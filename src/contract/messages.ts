@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  SYSTEM_USER,
-  type ChatMessage,
-  type MessageType,
-  type UserRef,
-} from '../chat/chat.events.js';
+import { SYSTEM_USER, type ChatMessage, type MessageType, type UserRef } from './events.js';
 
 /** Builds a message in the contract's shape, with optional fields omitted when absent. */
 export function createMessage(

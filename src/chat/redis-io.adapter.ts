@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { RedisAdapter, type RedisAdapterOptions } from '@socket.io/redis-adapter';
 import type { Namespace, Server, ServerOptions } from 'socket.io';
-import { ChatIoAdapter } from '../chat/chat-io.adapter.js';
+import { ChatIoAdapter } from './chat-io.adapter.js';
 import type { AppConfig } from '../config/app-config.js';
-import type { RedisConnection } from './redis.connection.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 
 /**
  * The chat's socket.io server with the Redis adapter: every broadcast (a room channel, a
