@@ -2,7 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { AppConfig } from '../config/app-config.js';
 import { toErrorBody } from '../contract/error-body.js';
-import type { AdminRoomView } from '../rooms/rooms.service.js';
+import type { AdminRoomView } from './admin-rooms.js';
 import { ADMIN_PATTERNS, type AdminReply } from './admin.patterns.js';
 import {
   parseCreateRoom,

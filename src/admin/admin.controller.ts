@@ -21,7 +21,7 @@ import {
 } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
-import type { AdminRoomView } from '../rooms/rooms.service.js';
+import type { AdminRoomView } from './admin-rooms.js';
 import { AdminErrorFilter } from './admin-error.filter.js';
 import { AdminKeyGuard } from './admin-key.guard.js';
 import { ADMIN_SECURITY, ref } from './admin.openapi.js';

@@ -7,7 +7,7 @@ import {
   normalizeName,
   ROOM_NAME_MAX,
 } from '../contract/text-rules.js';
-import type { AdminRoomInput } from '../rooms/rooms.service.js';
+import type { AdminRoomInput } from './admin-rooms.js';
 
 /** The longest ttlSeconds: one week (a delayed job must fit a Node timer, about 24 days). */
 export const TTL_SECONDS_MAX = 604_800;

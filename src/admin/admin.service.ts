@@ -1,9 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { UserOfflineError } from '../contract/errors.js';
+import { RoomSettingsConflictError, UserOfflineError } from '../contract/errors.js';
 import type { RoomSnapshot } from '../rooms/room.actor.js';
-import { type AdminRoomInput, type AdminRoomView, RoomsService } from '../rooms/rooms.service.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import type { RoomRecord } from '../store/message-store.js';
 import type { UserSnapshot } from '../users/user.actor.js';
 import { UsersService } from '../users/users.service.js';
+import {
+  adminView,
+  settingsDifferences,
+  type AdminRoomInput,
+  type AdminRoomView,
+} from './admin-rooms.js';
 
 export interface AdminSnapshot {
   users: UserSnapshot[];
@@ -27,12 +34,23 @@ export class AdminService {
     return { users, rooms };
   }
 
+  /** A room with no owner; ALREADY_EXISTS when the id is taken. */
   createRoom(input: AdminRoomInput): AdminRoomView {
-    return this.rooms.createByAdmin(input);
+    return adminView(this.rooms.createRoom(roomSettings(input)).settings);
   }
 
+  /**
+   * Safe to retry: creates the room (`created: true`) or confirms one that has exactly these
+   * settings (`created: false`); other settings, or an owner, are a conflict. The look-up and
+   * the create are one synchronous step, so two racing PUTs give one 201 and one 200.
+   */
   putRoom(input: AdminRoomInput): { created: boolean; room: AdminRoomView } {
-    return this.rooms.putByAdmin(input);
+    const existing = this.rooms.find(input.id);
+    if (existing === undefined) return { created: true, room: this.createRoom(input) };
+    // Settings are fixed at creation: read without a job.
+    const differences = settingsDifferences(existing.settings, input);
+    if (differences.length > 0) throw new RoomSettingsConflictError(input.id, differences);
+    return { created: false, room: adminView(existing.settings) };
   }
 
   closeRoom(roomId: string): Promise<void> {
@@ -54,11 +72,21 @@ export class AdminService {
   }
 
   notice(roomId: string, content: string): Promise<void> {
-    return this.rooms.notice(roomId, content);
+    return this.rooms.get(roomId).notice(content);
   }
 
   /** Closes every socket of the user; USER_OFFLINE when it has none. */
   disconnectUser(userId: string): void {
     if (!this.users.disconnectUser(userId)) throw new UserOfflineError(userId);
   }
+}
+
+function roomSettings(input: AdminRoomInput): Omit<RoomRecord, 'createdAt'> {
+  const settings: Omit<RoomRecord, 'createdAt'> = {
+    id: input.id,
+    name: input.name ?? input.id,
+    private: input.private ?? false,
+  };
+  if (input.ttlSeconds !== undefined) settings.ttlSeconds = input.ttlSeconds;
+  return settings;
 }

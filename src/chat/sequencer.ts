@@ -13,10 +13,6 @@ export class Sequencer {
 
   constructor(private readonly maxPending: number) {}
 
-  get pending(): number {
-    return this.#pending;
-  }
-
   run<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.#pending >= this.maxPending) {
       return Promise.reject(new BusyError('too many requests in flight on this connection'));

@@ -5,15 +5,13 @@ import { RoomNotFoundError } from '../contract/errors.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';
-import type { UsersService } from '../users/users.service.js';
-import { RoomActor } from './room.actor.js';
+import { RoomActor, type MembershipObserver } from './room.actor.js';
 
 const alice: UserRef = { id: 'alice', name: 'Alice' };
 const bob: UserRef = { id: 'bob', name: 'Bob' };
 
-const onlineUsers = {
-  get: () => ({ noteJoined: () => true, noteLeft: () => undefined }),
-} as unknown as UsersService;
+/** Users that are all online: the room can tell them what they joined. */
+const onlineUsers: MembershipObserver = { joined: () => true, left: () => undefined };
 
 describe(`${RoomActor.name} with a TTL`, () => {
   let dispatcher: Dispatcher;
@@ -38,7 +36,7 @@ describe(`${RoomActor.name} with a TTL`, () => {
         dispatcher,
         delivery: delivery.asService(),
         store,
-        users: onlineUsers,
+        membership: onlineUsers,
         noticeIntervalMs: 0,
         onExpired: (_room, closed) => void expired.push(closed),
       },

@@ -4,16 +4,13 @@ import type { ChatMessage, UserRef } from '../contract/events.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';
-import type { UsersService } from '../users/users.service.js';
-import { RoomActor, type RoomActorDeps } from './room.actor.js';
+import { RoomActor, type MembershipObserver, type RoomActorDeps } from './room.actor.js';
 
 const alice: UserRef = { id: 'alice', name: '앨리스' };
 const bob: UserRef = { id: 'bob', name: 'Bob' };
 
 /** Users that are all online: the room can tell them what they joined. */
-const onlineUsers = {
-  get: () => ({ noteJoined: () => true, noteLeft: () => undefined }),
-} as unknown as UsersService;
+const onlineUsers: MembershipObserver = { joined: () => true, left: () => undefined };
 
 describe(RoomActor.name, () => {
   let dispatcher: Dispatcher;
@@ -36,7 +33,7 @@ describe(RoomActor.name, () => {
         dispatcher,
         delivery: delivery.asService(),
         store: storeOverride,
-        users: onlineUsers,
+        membership: onlineUsers,
         noticeIntervalMs: 0,
       },
     );
@@ -58,7 +55,7 @@ describe(RoomActor.name, () => {
         dispatcher,
         delivery: delivery.asService(),
         store,
-        users: onlineUsers,
+        membership: onlineUsers,
         noticeIntervalMs: 0,
         ...deps,
       },

@@ -9,9 +9,9 @@ import {
   NotAcceptingError,
   type TimerHandle,
 } from '../dispatcher/index.js';
-import type { MessageStore, RoomRecord, SendRecord } from '../store/message-store.js';
-import type { UsersService } from '../users/users.service.js';
+import { sendRecord, type MessageStore, type RoomRecord } from '../store/message-store.js';
 import { RoomEventLog } from './room-event-log.js';
+import { RoomMutes } from './room-mutes.js';
 
 const logger = new Logger('RoomActor');
 
@@ -22,11 +22,21 @@ export const JOIN_PAGE_EVENTS = 1000;
 /** Default byte budget of one recovery reply. */
 export const RECOVERY_BATCH_BYTES_DEFAULT = 262_144;
 
+/**
+ * How a room tells the users' side of membership it decided (a join, a leave, a kick, a
+ * close); the users' side implements it (UsersService), so rooms need nothing of users.
+ */
+export interface MembershipObserver {
+  /** The user joined the room: false when it has no session any more (it then leaves again). */
+  joined(userId: string, roomId: string): boolean;
+  left(userId: string, roomId: string): void;
+}
+
 export interface RoomActorDeps {
   dispatcher: Dispatcher;
   delivery: DeliveryService;
   store: MessageStore;
-  users: UsersService;
+  membership: MembershipObserver;
   noticeIntervalMs: number;
   /** A room:join past this many members answers FORBIDDEN (no limit when absent). */
   maxMembers?: number;
@@ -92,8 +102,7 @@ export class RoomActor extends Actor {
   readonly #log: RoomEventLog;
   readonly #members = new Map<string, UserRef>();
   readonly #invited: Set<string>;
-  /** Muted users and when their mute ends (ms since epoch); kept in memory only. */
-  readonly #mutedUntil = new Map<string, number>();
+  readonly #mutes = new RoomMutes();
   #closed = false;
   /** Set once closed: settles when the room's deletion is written. */
   #closing: Promise<void> | undefined;
@@ -256,7 +265,7 @@ export class RoomActor extends Actor {
         () => this.enqueue(() => this.#undoJoin(user)),
       );
       // The user actor keeps the rooms it is in; if it is already gone, leave again.
-      if (!this.deps.users.get(user.id)?.noteJoined(this.id)) this.enqueue(() => this.#leave(user));
+      if (!this.deps.membership.joined(user.id, this.id)) this.enqueue(() => this.#leave(user));
     }
     const upTo = this.#log.lastSeq;
     const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
@@ -286,14 +295,14 @@ export class RoomActor extends Actor {
   #undoJoin(user: UserRef): void {
     if (this.#closed || this.#members.get(user.id) !== user) return;
     this.#members.delete(user.id);
-    this.deps.users.get(user.id)?.noteLeft(this.id);
+    this.deps.membership.left(user.id, this.id);
     this.#armExpiry();
   }
 
   #leave(user: UserRef, content = `${user.name} left ${this.#record.name}`): Promise<void> {
     if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
     this.#armExpiry();
-    this.deps.users.get(user.id)?.noteLeft(this.id);
+    this.deps.membership.left(user.id, this.id);
     if (!this.#log.available) {
       // Whoever asks to leave leaves; with the store unreadable there is no event to number.
       this.deps.delivery.leaveChannel(user.id, this.id);
@@ -340,26 +349,18 @@ export class RoomActor extends Actor {
   #mute(byUserId: string, userId: string, seconds: number): { mutedUntil?: string } {
     this.#requireOpen();
     this.#requireModerator(byUserId, userId, 'mute');
-    // Mutes are kept for members and invitees only, so the map stays as small as the room.
+    // Mutes are kept for members and invitees only, so they stay as few as the room's people.
     if (seconds > 0 && !this.#members.has(userId) && !this.#invited.has(userId)) {
       throw new ForbiddenError(`only members and invitees of room ${this.id} can be muted`);
     }
-    this.#forgetEndedMutes();
     const name = this.#members.get(userId)?.name ?? userId;
     if (seconds === 0) {
-      if (this.#mutedUntil.delete(userId)) this.#announce(`${name} may speak again`);
+      if (this.#mutes.lift(userId)) this.#announce(`${name} may speak again`);
       return {};
     }
-    const until = Date.now() + seconds * 1000;
-    this.#mutedUntil.set(userId, until);
+    const until = this.#mutes.mute(userId, seconds);
     this.#announce(`${name} was muted for ${seconds} s`);
     return { mutedUntil: new Date(until).toISOString() };
-  }
-
-  #forgetEndedMutes(): void {
-    const now = Date.now();
-    for (const [userId, until] of this.#mutedUntil)
-      if (until <= now) this.#mutedUntil.delete(userId);
   }
 
   #post(user: UserRef, content: string, clientMsgId: string | undefined): Promise<ChatMessage> {
@@ -373,8 +374,7 @@ export class RoomActor extends Actor {
       sender: user,
       content,
     });
-    const send: SendRecord | undefined =
-      clientMsgId === undefined ? undefined : { userId: user.id, clientMsgId, message };
+    const send = clientMsgId === undefined ? undefined : sendRecord(user.id, clientMsgId, message);
     return this.#log
       .append(message, send, () => this.deps.delivery.toRoom(this.id, message))
       .then(() => message);
@@ -414,7 +414,7 @@ export class RoomActor extends Actor {
     this.#closed = true;
     this.#disarmExpiry();
     const leaves = [...this.#members.values()].map((user) => {
-      this.deps.users.get(user.id)?.noteLeft(this.id);
+      this.deps.membership.left(user.id, this.id);
       return this.#event('room_leave', user, `${user.name} left: ${this.#record.name} was closed`);
     });
     this.#members.clear();
@@ -478,12 +478,8 @@ export class RoomActor extends Actor {
   }
 
   #requireNotMuted(userId: string): void {
-    const until = this.#mutedUntil.get(userId);
+    const until = this.#mutes.mutedUntil(userId);
     if (until === undefined) return;
-    if (until <= Date.now()) {
-      this.#mutedUntil.delete(userId);
-      return;
-    }
     throw new ForbiddenError(
       `you are muted in room ${this.id} until ${new Date(until).toISOString()}`,
     );

@@ -2,11 +2,10 @@ import { Module } from '@nestjs/common';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
 import { StoreModule } from '../store/store.module.js';
-import { UsersModule } from '../users/users.module.js';
 import { RoomsService } from './rooms.service.js';
 
 @Module({
-  imports: [DispatcherModule, DeliveryModule, StoreModule, UsersModule],
+  imports: [DispatcherModule, DeliveryModule, StoreModule],
   providers: [RoomsService],
   exports: [RoomsService],
 })

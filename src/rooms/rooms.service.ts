@@ -1,46 +1,21 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type {
-  ChatMessage,
-  RoomCreateInput,
-  RoomJoinResult,
-  RoomSummary,
-  UserRef,
-} from '../contract/events.js';
+import type { RoomCreateInput, RoomSummary, UserRef } from '../contract/events.js';
 import {
   DefaultRoomError,
   ForbiddenError,
   RoomExistsError,
   RoomNotFoundError,
-  RoomSettingsConflictError,
 } from '../contract/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { MESSAGE_STORE, type MessageStore, type RoomRecord } from '../store/message-store.js';
-import { UsersService } from '../users/users.service.js';
 import {
   RoomActor,
-  type JoinOptions,
-  type RoomSettings,
+  type MembershipObserver,
   type RoomSnapshot,
   type RoomStartState,
 } from './room.actor.js';
-
-/** A room as the admin API makes it: no owner; a TTL closes it once empty that long. */
-export interface AdminRoomInput {
-  id: string;
-  name?: string;
-  private?: boolean;
-  ttlSeconds?: number;
-}
-
-/** A room as the admin API shows it; `ttlSeconds` only when it has one. */
-export interface AdminRoomView {
-  id: string;
-  name: string;
-  private: boolean;
-  ttlSeconds?: number;
-}
 
 /**
  * The directory of rooms: one RoomActor per room, found by id. Creating and closing change
@@ -54,27 +29,26 @@ export class RoomsService implements OnModuleInit {
   readonly #closing = new Map<string, Promise<void>>();
   /** Open rooms per owner: room:create stops at MAX_ROOMS_PER_USER of them. */
   readonly #owned = new Map<string, number>();
+  /** The users' side, told of membership the rooms decide (see observeMembership). */
+  #observer: MembershipObserver | undefined;
+  readonly #membership: MembershipObserver = {
+    joined: (userId, roomId) => this.#observer?.joined(userId, roomId) ?? false,
+    left: (userId, roomId) => this.#observer?.left(userId, roomId),
+  };
 
   constructor(
     private readonly dispatcher: DispatcherService,
     private readonly delivery: DeliveryService,
-    private readonly users: UsersService,
     private readonly config: AppConfig,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
   ) {}
 
+  /** The users' side (UsersService) registers here: rooms know nothing else of users. */
+  observeMembership(observer: MembershipObserver): void {
+    this.#observer = observer;
+  }
+
   async onModuleInit(): Promise<void> {
-    // Membership lasts for a user's online session: going offline leaves every room.
-    this.users.onOffline((user, roomIds) => {
-      for (const roomId of roomIds) {
-        this.#rooms
-          .get(roomId)
-          ?.leave(user)
-          .catch((error: unknown) =>
-            this.#logger.warn(`user ${user.id} could not leave room ${roomId}: ${String(error)}`),
-          );
-      }
-    });
     for (const stored of await this.store.loadRooms()) {
       this.#add(stored, {
         lastSeq: stored.lastSeq,
@@ -128,73 +102,9 @@ export class RoomsService implements OnModuleInit {
     };
   }
 
-  /** Admin API: a room with no owner; ALREADY_EXISTS when the id is taken. */
-  createByAdmin(input: AdminRoomInput): AdminRoomView {
-    const record: Omit<RoomRecord, 'createdAt'> = {
-      id: input.id,
-      name: input.name ?? input.id,
-      private: input.private ?? false,
-    };
-    if (input.ttlSeconds !== undefined) record.ttlSeconds = input.ttlSeconds;
-    return adminView(this.#create(record).settings);
-  }
-
-  /**
-   * Admin API, safe to retry: creates the room (`created: true`) or confirms one that has
-   * exactly these settings (`created: false`); other settings, or an owner, are a conflict.
-   */
-  putByAdmin(input: AdminRoomInput): { created: boolean; room: AdminRoomView } {
-    const existing = this.#rooms.get(input.id);
-    if (existing === undefined) return { created: true, room: this.createByAdmin(input) };
-    const have = existing.settings;
-    const differences: string[] = [];
-    const name = input.name ?? input.id;
-    if (have.name !== name) differences.push(`name is "${have.name}", not "${name}"`);
-    if (have.private !== (input.private ?? false))
-      differences.push(`private is ${String(have.private)}, not ${String(!have.private)}`);
-    if (have.ttlSeconds !== input.ttlSeconds)
-      differences.push(
-        `ttlSeconds is ${have.ttlSeconds ?? 'none'}, not ${input.ttlSeconds ?? 'none'}`,
-      );
-    if (have.owner !== undefined) differences.push('it was created by a user, who owns it');
-    if (differences.length > 0) throw new RoomSettingsConflictError(input.id, differences);
-    return { created: false, room: adminView(have) };
-  }
-
-  join(user: UserRef, roomId: string, options: JoinOptions = {}): Promise<RoomJoinResult> {
-    return this.get(roomId).join(user, options);
-  }
-
-  leave(user: UserRef, roomId: string): Promise<void> {
-    return this.get(roomId).leave(user);
-  }
-
-  invite(byUserId: string, roomId: string, userId: string): Promise<void> {
-    return this.get(roomId).invite(byUserId, userId);
-  }
-
-  kick(byUserId: string, roomId: string, userId: string): Promise<void> {
-    return this.get(roomId).kick(byUserId, userId);
-  }
-
-  mute(byUserId: string, roomId: string, userId: string, seconds: number) {
-    return this.get(roomId).mute(byUserId, userId, seconds);
-  }
-
-  post(user: UserRef, roomId: string, content: string, clientMsgId?: string): Promise<ChatMessage> {
-    return this.get(roomId).post(user, content, clientMsgId);
-  }
-
-  history(userId: string, roomId: string, before: number | undefined, limit: number) {
-    return this.get(roomId).history(userId, before, limit);
-  }
-
-  typing(user: UserRef, roomId: string): Promise<void> {
-    return this.get(roomId).typing(user);
-  }
-
-  notice(roomId: string, content: string): Promise<void> {
-    return this.get(roomId).notice(content);
+  /** A room with no owner (the admin API); ALREADY_EXISTS when the id is taken. */
+  createRoom(settings: Omit<RoomRecord, 'createdAt'>): RoomActor {
+    return this.#create(settings);
   }
 
   /** Closes a room: members get room_leave; its id may be created again, from seq 1. */
@@ -214,18 +124,20 @@ export class RoomsService implements OnModuleInit {
     return rooms.filter((room): room is RoomSnapshot => room !== undefined);
   }
 
+  /** The room; NOT_FOUND when there is none of that id. */
   get(roomId: string): RoomActor {
     const room = this.#rooms.get(roomId);
     if (room === undefined) throw new RoomNotFoundError(roomId);
     return room;
   }
 
-  get count(): number {
-    return this.#rooms.size;
+  /** The room, when there is one of that id. */
+  find(roomId: string): RoomActor | undefined {
+    return this.#rooms.get(roomId);
   }
 
-  has(roomId: string): boolean {
-    return this.#rooms.has(roomId);
+  get count(): number {
+    return this.#rooms.size;
   }
 
   #create(input: Omit<RoomRecord, 'createdAt'>): RoomActor {
@@ -265,7 +177,7 @@ export class RoomsService implements OnModuleInit {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
-      users: this.users,
+      membership: this.#membership,
       noticeIntervalMs: this.config.roomNoticeIntervalMs,
       maxMembers: this.config.maxMembersPerRoom,
       maxInvites: this.config.maxInvitesPerRoom,
@@ -305,10 +217,4 @@ export class RoomsService implements OnModuleInit {
       if (this.#closing.get(roomId) === settled) this.#closing.delete(roomId);
     });
   }
-}
-
-function adminView(settings: RoomSettings): AdminRoomView {
-  const view: AdminRoomView = { id: settings.id, name: settings.name, private: settings.private };
-  if (settings.ttlSeconds !== undefined) view.ttlSeconds = settings.ttlSeconds;
-  return view;
 }

@@ -27,6 +27,18 @@ export interface SendRecord {
   delivered?: boolean;
 }
 
+/** The send record of a message: written in the same transaction as the message. */
+export function sendRecord(
+  userId: string,
+  clientMsgId: string,
+  message: ChatMessage,
+  delivered?: boolean,
+): SendRecord {
+  return delivered === undefined
+    ? { userId, clientMsgId, message }
+    : { userId, clientMsgId, message, delivered };
+}
+
 export interface EventsAfter {
   events: ChatMessage[];
   /** False when retention dropped events after the cursor. */

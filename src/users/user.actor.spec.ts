@@ -1,15 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { RecordingDelivery } from '../delivery/testing/recording-delivery.js';
-import type { UserRef } from '../contract/events.js';
+import type { ChatMessage, UserRef } from '../contract/events.js';
+import { RoomNotFoundError } from '../contract/errors.js';
 import { createMessage } from '../contract/messages.js';
+import { RecordingDelivery } from '../delivery/testing/recording-delivery.js';
 import { Dispatcher } from '../dispatcher/index.js';
+import type { RoomActor } from '../rooms/room.actor.js';
 import { MemoryStore } from '../store/memory.store.js';
-import { MemoDeletions } from './memo-outbox.js';
-import { UserActor, type UserLifecycle, type UserSettings } from './user.actor.js';
+import { MemoDeletions } from './memos.js';
+import {
+  UserActor,
+  type RoomDirectory,
+  type UserDirectory,
+  type UserSettings,
+} from './user.actor.js';
 
 const alice: UserRef = { id: 'alice', name: 'Alice' };
 
-class RecordingLifecycle implements UserLifecycle {
+class RecordingDirectory implements UserDirectory {
   readonly events: string[] = [];
   presenceToEveryone = true;
   online(user: UserRef): void {
@@ -19,8 +26,8 @@ class RecordingLifecycle implements UserLifecycle {
     return this.presenceToEveryone;
   }
   reachable(): void {}
-  offline(user: UserRef, roomIds: string[]): void {
-    this.events.push(`offline ${user.id} [${roomIds.join(',')}]`);
+  offline(user: UserRef): void {
+    this.events.push(`offline ${user.id}`);
   }
   retired(actor: UserActor): void {
     this.events.push(`retired ${actor.ref.id}`);
@@ -28,44 +35,85 @@ class RecordingLifecycle implements UserLifecycle {
   reconnect(socketId: string): void {
     this.events.push(`reconnect ${socketId}`);
   }
+  reachableRef(): UserRef | undefined {
+    return undefined;
+  }
+  onlineRef(): UserRef | undefined {
+    return undefined;
+  }
+  flushMemos(): void {}
+}
+
+/** Rooms that take whatever the user does and record it; `post` may be replaced. */
+class FakeRooms implements RoomDirectory {
+  readonly calls: string[] = [];
+  post: (content: string) => Promise<ChatMessage> = async (content) =>
+    createMessage('room_chat', { roomId: 'general', seq: 1, sender: alice, content });
+
+  get(roomId: string): RoomActor {
+    const room = this.find(roomId);
+    if (room === undefined) throw new RoomNotFoundError(roomId);
+    return room;
+  }
+
+  find(roomId: string): RoomActor | undefined {
+    if (roomId === 'nowhere') return undefined;
+    const record = (call: string) => async () => void this.calls.push(`${call} ${roomId}`);
+    return {
+      post: (_user: UserRef, content: string) => {
+        this.calls.push(`post ${roomId}`);
+        return this.post(content);
+      },
+      join: record('join'),
+      leave: record('leave'),
+      invite: record('invite'),
+      typing: record('typing'),
+    } as unknown as RoomActor;
+  }
+
+  create(): ReturnType<RoomDirectory['create']> {
+    throw new Error('not in these tests');
+  }
 }
 
 describe(UserActor.name, () => {
   let dispatcher: Dispatcher;
   let delivery: RecordingDelivery;
-  let lifecycle: RecordingLifecycle;
+  let directory: RecordingDirectory;
+  let rooms: FakeRooms;
   let store: MemoryStore;
 
-  function makeUser(settings: Partial<UserSettings> = {}): UserActor {
+  const settings = (overrides: Partial<UserSettings> = {}): UserSettings => ({
+    presenceGraceMs: 0,
+    idleTimeoutMs: 0,
+    rateLimitBurst: 5,
+    rateLimitPerSecond: 1,
+    activityRateBurst: 3,
+    activityRatePerSecond: 1,
+    maxRoomsPerUser: 100,
+    memoConfirmMs: 10_000,
+    recoveryBatchBytes: 1_000_000,
+    ...overrides,
+  });
+
+  function makeUser(overrides: Partial<UserSettings> = {}): UserActor {
     return new UserActor(alice, {
       dispatcher,
       delivery: delivery.asService(),
       store,
+      rooms,
+      directory,
       memoDeletions: new MemoDeletions(),
-      lifecycle,
-      settings: {
-        presenceGraceMs: 0,
-        idleTimeoutMs: 0,
-        rateLimitBurst: 5,
-        rateLimitPerSecond: 1,
-        activityRateBurst: 3,
-        activityRatePerSecond: 1,
-        memoConfirmMs: 10_000,
-        recoveryBatchBytes: 1_000_000,
-        ...settings,
-      },
+      settings: settings(overrides),
     });
   }
-
-  const chat = (content: string) => ({
-    message: createMessage('room_chat', { roomId: 'r', seq: 1, sender: alice, content }),
-  });
 
   beforeEach(() => {
     dispatcher = new Dispatcher({ monitorEventLoop: false });
     dispatcher.start();
     delivery = new RecordingDelivery();
-    lifecycle = new RecordingLifecycle();
+    directory = new RecordingDirectory();
+    rooms = new FakeRooms();
     store = new MemoryStore({ historyMaxPerRoom: 10, sendTtlMs: 60_000 });
   });
 
@@ -74,22 +122,23 @@ describe(UserActor.name, () => {
     await dispatcher.close(1000);
   });
 
-  it('should come online with its first socket and go offline with its last', async () => {
+  it('should come online with its first socket and go offline with its last, leaving its rooms', async () => {
     const sut = makeUser();
     sut.attach('s1');
     sut.attach('s2');
     sut.noteJoined('general');
     sut.detach('s1');
     await dispatcher.drain();
-    expect(lifecycle.events).toEqual(['online alice']);
+    expect(directory.events).toEqual(['online alice']);
     sut.detach('s2');
     await dispatcher.drain();
-    expect(lifecycle.events).toEqual(['online alice', 'offline alice [general]', 'retired alice']);
+    expect(directory.events).toEqual(['online alice', 'offline alice', 'retired alice']);
+    expect(rooms.calls).toEqual(['leave general']);
     expect(delivery.toEveryone.map((m) => m.type)).toEqual(['user_connect', 'user_disconnect']);
   });
 
   it('should tell only itself of its connect when presence is not broadcast', async () => {
-    lifecycle.presenceToEveryone = false;
+    directory.presenceToEveryone = false;
     const sut = makeUser();
     sut.attach('s1');
     sut.detach('s1');
@@ -108,17 +157,17 @@ describe(UserActor.name, () => {
     await jest.advanceTimersByTimeAsync(500);
     sut.attach('s2');
     await jest.advanceTimersByTimeAsync(2000);
-    expect(lifecycle.events).toEqual(['online alice']);
+    expect(directory.events).toEqual(['online alice']);
     sut.detach('s2');
     await jest.advanceTimersByTimeAsync(1000);
-    expect(lifecycle.events).toContain('offline alice []');
+    expect(directory.events).toContain('offline alice');
   });
 
-  it('should allow a burst, then answer RATE_LIMITED', async () => {
+  it('should allow a burst of sends, then answer RATE_LIMITED before looking the room up', async () => {
     const sut = makeUser({ rateLimitBurst: 3, rateLimitPerSecond: 1 });
     sut.attach('s1');
     const results = await Promise.allSettled(
-      [1, 2, 3, 4].map((i) => sut.send(undefined, async () => chat(`m${i}`))),
+      [1, 2, 3, 4].map((i) => sut.postToRoom('general', `m${i}`)),
     );
     expect(results.map((r) => r.status)).toEqual([
       'fulfilled',
@@ -127,35 +176,61 @@ describe(UserActor.name, () => {
       'rejected',
     ]);
     expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(sut.postToRoom('nowhere', 'x')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
   });
 
-  it('should run a send once for a clientMsgId retried while the first is in flight', async () => {
+  it('should answer NOT_FOUND for a room that does not exist', async () => {
     const sut = makeUser();
     sut.attach('s1');
-    let performed = 0;
-    const perform = async () => {
-      performed++;
-      return chat('once');
-    };
+    await expect(sut.postToRoom('nowhere', 'hello?')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('should post once for a clientMsgId retried while the first is in flight', async () => {
+    const sut = makeUser();
+    sut.attach('s1');
     const [first, retry] = await Promise.all([
-      sut.send('id-1', perform),
-      sut.send('id-1', perform),
+      sut.postToRoom('general', 'once', 'id-1'),
+      sut.postToRoom('general', 'a retry carries anything', 'id-1'),
     ]);
-    expect(performed).toBe(1);
+    expect(rooms.calls).toEqual(['post general']);
     expect(retry.message.id).toBe(first.message.id);
   });
 
   it('should let a retry run afresh when the first attempt was refused', async () => {
     const sut = makeUser();
     sut.attach('s1');
-    await expect(
-      sut.send('id-2', async () => {
-        throw new Error('refused');
-      }),
-    ).rejects.toThrow('refused');
-    await expect(sut.send('id-2', async () => chat('second try'))).resolves.toMatchObject({
+    const post = rooms.post;
+    rooms.post = async () => {
+      rooms.post = post;
+      throw new Error('refused');
+    };
+    await expect(sut.postToRoom('general', 'first try', 'id-2')).rejects.toThrow('refused');
+    await expect(sut.postToRoom('general', 'second try', 'id-2')).resolves.toMatchObject({
       message: { content: 'second try' },
     });
+  });
+
+  it('should replay the stored answer of a clientMsgId used in an earlier session', async () => {
+    const earlier = createMessage('room_chat', {
+      roomId: 'general',
+      seq: 7,
+      sender: alice,
+      content: 'kept',
+    });
+    await store.createRoom({ id: 'general', name: 'general', private: false, createdAt: '' });
+    for (let seq = 1; seq <= 7; seq++) {
+      const event = seq === 7 ? earlier : { ...earlier, id: `e${seq}`, seq };
+      await store.appendRoomEvent(
+        event,
+        seq === 7 ? { userId: 'alice', clientMsgId: 'id-3', message: earlier } : undefined,
+      );
+    }
+    const sut = makeUser();
+    sut.attach('s1');
+    await expect(sut.postToRoom('general', 'anything', 'id-3')).resolves.toEqual({
+      message: earlier,
+    });
+    expect(rooms.calls).toEqual([]);
   });
 
   it('should disconnect itself once idle for the timeout', async () => {
@@ -282,18 +357,10 @@ describe(UserActor.name, () => {
         dispatcher,
         delivery: service,
         store,
+        rooms,
+        directory,
         memoDeletions: new MemoDeletions(),
-        lifecycle,
-        settings: {
-          presenceGraceMs: 0,
-          idleTimeoutMs: 0,
-          rateLimitBurst: 5,
-          rateLimitPerSecond: 1,
-          activityRateBurst: 3,
-          activityRatePerSecond: 1,
-          memoConfirmMs: 10_000,
-          recoveryBatchBytes: 1_200, // two memos of ~600 bytes
-        },
+        settings: settings({ recoveryBatchBytes: 1_200 }), // two memos of ~600 bytes
       });
       sut.attach('s1');
       for (const expected of [2, 4, 5]) {
@@ -314,15 +381,15 @@ describe(UserActor.name, () => {
     await dispatcher.drain();
     // Already in general: joining it again, or leaving a room it is not in, is free.
     for (let i = 0; i < 10; i++) {
-      await sut.chargeActivity({ join: 'general' });
-      await sut.chargeActivity({ leave: 'dev' });
+      await sut.joinRoom('general');
+      await sut.leaveRoom('dev');
     }
-    await sut.chargeActivity({ join: 'dev' });
-    await sut.chargeActivity({ leave: 'general' });
-    await sut.chargeActivity();
-    await expect(sut.chargeActivity()).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await sut.joinRoom('dev');
+    await sut.leaveRoom('general');
+    await sut.typing('dev');
+    await expect(sut.invite('dev', 'bob')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     // The message burst is untouched.
-    await expect(sut.send(undefined, async () => chat('still here'))).resolves.toBeDefined();
+    await expect(sut.postToRoom('dev', 'still here')).resolves.toBeDefined();
   });
 });
 

@@ -1,17 +1,25 @@
-import type { ChatMessage, UserRef } from '../contract/events.js';
-import { BusyError, RateLimitedError } from '../contract/errors.js';
+import { Logger } from '@nestjs/common';
+import type {
+  ClientEventResult,
+  RoomCreateInput,
+  RoomJoinResult,
+  UserRef,
+} from '../contract/events.js';
+import { ForbiddenError, RateLimitedError, UserOfflineError } from '../contract/errors.js';
 import { createMessage } from '../contract/messages.js';
 import { TokenBucket } from '../common/token-bucket.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import { Actor, type Dispatcher, type TimerHandle } from '../dispatcher/index.js';
-import type { MessageStore } from '../store/message-store.js';
-import { MemoOutbox, type MemoDeletions, type MemoOutboxSettings } from './memo-outbox.js';
-
-/** What a send answers, replayed for a retry with the same clientMsgId. */
-export interface SendOutcome {
-  message: ChatMessage;
-  delivered?: boolean;
-}
+import type { RoomsService } from '../rooms/rooms.service.js';
+import { sendRecord, type MessageStore } from '../store/message-store.js';
+import {
+  MemoOutbox,
+  sendMemo,
+  type MemoDeletions,
+  type MemoOutboxSettings,
+  type MemoRecipients,
+} from './memos.js';
+import { SendLedger, type SendResult } from './send-ledger.js';
 
 export interface UserSnapshot {
   id: string;
@@ -28,41 +36,52 @@ export interface UserSettings extends MemoOutboxSettings {
   /** Joins, leaves, invitations and typing: a bucket apart from the sends'. */
   activityRateBurst: number;
   activityRatePerSecond: number;
+  /** Rooms a user may be in; a join past it is FORBIDDEN. */
+  maxRoomsPerUser: number;
 }
 
-/** How a user actor reports its lifecycle to the directory (UsersService). */
-export interface UserLifecycle {
+/** What a user actor needs of the directory of users (UsersService). */
+export interface UserDirectory extends MemoRecipients {
   online(user: UserRef): void;
   /** Whether presence goes to every online user now, or only to the subject (at scale). */
   broadcastsPresence(): boolean;
   /** Whether the user has at least one socket now (false during presence grace). */
   reachable(user: UserRef, reachable: boolean): void;
-  /** The user went offline: it leaves these rooms. */
-  offline(user: UserRef, roomIds: string[]): void;
+  /** The user went offline (its rooms are left already). */
+  offline(user: UserRef): void;
   /** The actor stopped for good; a later connect gets a fresh actor. */
   retired(actor: UserActor): void;
   /** A socket reached an actor that had already retired: connect it afresh. */
   reconnect(socketId: string, user: UserRef): void;
 }
 
+/** The rooms a user actor acts on: looked up by id (NOT_FOUND), or made (room:create). */
+export type RoomDirectory = Pick<RoomsService, 'get' | 'find' | 'create'>;
+
 export interface UserActorDeps {
   dispatcher: Dispatcher;
   delivery: DeliveryService;
   store: MessageStore;
+  rooms: RoomDirectory;
+  directory: UserDirectory;
   /** Shared by every user's outbox (see MemoDeletions). */
   memoDeletions: MemoDeletions;
   settings: UserSettings;
-  lifecycle: UserLifecycle;
 }
 
 type Phase = 'new' | 'online' | 'grace' | 'offline';
 
-/** Clients retry with the same clientMsgId within seconds; this many are kept in memory. */
-const RECENT_SENDS = 256;
+const logger = new Logger('UserActor');
 
 /**
- * One connected user: its sockets, the rooms it is in, its last activity, its send rate.
- * Online from its first socket until its last closes (after any presence grace).
+ * One connected user: its sockets, the rooms it is in, its last activity, its rates, its
+ * `clientMsgId`s and its stored memos. Online from its first socket until its last closes
+ * (after any presence grace).
+ *
+ * Everything a user does goes through its actor's intent methods (`postToRoom`, `joinRoom`,
+ * `sendMemo`, ...): each only queues; its job checks the user's own rules (rates, room count,
+ * idempotency) and hands the work to a room actor or the store, without waiting for it, so
+ * the user's sends reach their rooms in the order made and the mailbox moves on.
  */
 export class UserActor extends Actor {
   readonly ref: UserRef;
@@ -75,13 +94,12 @@ export class UserActor extends Actor {
   #announcedToEveryone = false;
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
-  readonly #bucket: TokenBucket;
+  readonly #sendBucket: TokenBucket;
   /** Made on the first kick or mute: most users never moderate. */
   #moderationBucket: TokenBucket | undefined;
   /** Made on the first join, leave, invitation or typing. */
   #activityBucket: TokenBucket | undefined;
-  /** Made on the first send with a clientMsgId: most connections never make one. */
-  #recentSends: Map<string, Promise<SendOutcome>> | undefined;
+  readonly #ledger: SendLedger;
   readonly #memos: MemoOutbox;
 
   constructor(
@@ -90,7 +108,9 @@ export class UserActor extends Actor {
   ) {
     super(deps.dispatcher, { name: `user:${user.id}` });
     this.ref = Object.freeze({ ...user });
-    this.#bucket = new TokenBucket(deps.settings.rateLimitBurst, deps.settings.rateLimitPerSecond);
+    const { rateLimitBurst, rateLimitPerSecond } = deps.settings;
+    this.#sendBucket = new TokenBucket(rateLimitBurst, rateLimitPerSecond);
+    this.#ledger = new SendLedger(user.id, deps.store);
     this.#memos = new MemoOutbox(
       user.id,
       deps.store,
@@ -105,6 +125,8 @@ export class UserActor extends Actor {
       },
     );
   }
+
+  // ---- sessions -----------------------------------------------------------------------------
 
   /** A socket of this user connected (its user channel is already joined). */
   attach(socketId: string): boolean {
@@ -121,73 +143,12 @@ export class UserActor extends Actor {
     });
   }
 
-  /**
-   * Runs a send for this user: rate-limited, and de-duplicated by clientMsgId while it is
-   * in flight or recent. `perform` queues the work synchronously, so the user's sends
-   * reach their rooms in order; the actor does not wait for the store.
-   */
-  send(clientMsgId: string | undefined, perform: () => Promise<SendOutcome>): Promise<SendOutcome> {
-    return this.answer(() => this.#send(clientMsgId, perform)).catch((error: unknown) => {
-      throw error instanceof Error && error.name === 'NotAcceptingError' ? new BusyError() : error;
-    });
-  }
-
-  /**
-   * Takes a token for a moderation action (it reaches every member): RATE_LIMITED when spent.
-   * A bucket of its own, with the send limits, so moderating never eats the message burst.
-   */
-  chargeModeration(): Promise<void> {
-    return this.ask(() => {
-      const { rateLimitBurst, rateLimitPerSecond } = this.deps.settings;
-      this.#moderationBucket ??= new TokenBucket(rateLimitBurst, rateLimitPerSecond);
-      const waitMs = this.#moderationBucket.take();
-      if (waitMs > 0) throw new RateLimitedError(waitMs);
-    });
-  }
-
-  /**
-   * Takes a token for a join, leave, invitation or typing (each reaches every member, and
-   * joins and leaves are stored): RATE_LIMITED when spent. A bucket of its own, so the message
-   * burst stays whole. A join of a room the user is in, or a leave of one it is not in,
-   * changes nothing and costs nothing.
-   */
-  chargeActivity(change?: { join: string } | { leave: string }): Promise<void> {
-    return this.ask(() => {
-      if (change !== undefined) {
-        const joining = 'join' in change;
-        if (this.#rooms.has(joining ? change.join : change.leave) === joining) return;
-      }
-      const { activityRateBurst, activityRatePerSecond } = this.deps.settings;
-      this.#activityBucket ??= new TokenBucket(activityRateBurst, activityRatePerSecond);
-      const waitMs = this.#activityBucket.take();
-      if (waitMs > 0) throw new RateLimitedError(waitMs, 'joins, leaves, invitations and typing');
-    });
-  }
-
-  /** Whether the user is in `roomId` already or in fewer than `max` rooms. */
-  hasRoomFor(roomId: string, max: number): Promise<boolean> {
-    return this.ask(() => this.#rooms.has(roomId) || this.#rooms.size < max);
-  }
-
-  noteJoined(roomId: string): boolean {
-    return this.enqueue(() => this.#noteJoined(roomId));
-  }
-
-  noteLeft(roomId: string): void {
-    this.enqueue(() => void this.#rooms.delete(roomId));
-  }
-
   /** Closes every socket of the user (idle timeout, admin): offline at once, no grace. */
   disconnect(): void {
     this.enqueue(() => {
       this.#forcedOffline = true;
       this.deps.delivery.disconnectUser(this.ref.id);
     });
-  }
-
-  /** Delivers the memos stored for the user (see MemoOutbox). */
-  flushMemos(): void {
-    this.enqueue(() => this.#memos.flush());
   }
 
   snapshot(): Promise<UserSnapshot> {
@@ -199,16 +160,98 @@ export class UserActor extends Actor {
     }));
   }
 
-  // ---- job bodies -------------------------------------------------------------------------
+  // ---- sends --------------------------------------------------------------------------------
+
+  /** room:message. */
+  postToRoom(roomId: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    return this.#once(clientMsgId, () =>
+      this.answer(() => this.#postToRoom(roomId, content, clientMsgId)),
+    );
+  }
+
+  /** private:message: USER_OFFLINE when the recipient has no socket. */
+  sendPrivate(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    return this.#once(clientMsgId, () =>
+      this.answer(() => this.#sendPrivate(to, content, clientMsgId)),
+    );
+  }
+
+  /** memo:send, to any user, online or not. */
+  sendMemo(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    return this.#once(clientMsgId, () =>
+      this.answer(() => this.#sendMemo(to, content, clientMsgId)),
+    );
+  }
+
+  /** Delivers the memos stored for the user (see MemoOutbox). */
+  flushMemos(): void {
+    this.enqueue(() => this.#memos.flush());
+  }
+
+  // ---- rooms --------------------------------------------------------------------------------
+
+  /** room:create: the user owns the room and joins it. */
+  createRoom(input: RoomCreateInput): Promise<ClientEventResult<'room:create'>> {
+    return this.answer(() => this.#createRoom(input));
+  }
+
+  /** room:join, with `since` to recover what was missed. */
+  joinRoom(roomId: string, since?: number): Promise<RoomJoinResult> {
+    return this.answer(() => this.#joinRoom(roomId, since));
+  }
+
+  leaveRoom(roomId: string): Promise<void> {
+    return this.answer(() => this.#leaveRoom(roomId));
+  }
+
+  invite(roomId: string, userId: string): Promise<void> {
+    return this.answer(() => {
+      this.#chargeActivity();
+      return this.deps.rooms.get(roomId).invite(this.ref.id, userId);
+    });
+  }
+
+  typing(roomId: string): Promise<void> {
+    return this.answer(() => {
+      this.#chargeActivity();
+      return this.deps.rooms.get(roomId).typing(this.ref);
+    });
+  }
+
+  kick(roomId: string, userId: string): Promise<void> {
+    return this.answer(() => {
+      this.#chargeModeration();
+      return this.deps.rooms.get(roomId).kick(this.ref.id, userId);
+    });
+  }
+
+  mute(roomId: string, userId: string, seconds: number): Promise<{ mutedUntil?: string }> {
+    return this.answer(() => {
+      this.#chargeModeration();
+      return this.deps.rooms.get(roomId).mute(this.ref.id, userId, seconds);
+    });
+  }
+
+  /** A room tells the user it joined (also when placed by the admin API). */
+  noteJoined(roomId: string): boolean {
+    return this.enqueue(() => this.#noteJoined(roomId));
+  }
+
+  /** A room tells the user it left (a leave, a kick, a close). */
+  noteLeft(roomId: string): void {
+    this.enqueue(() => void this.#rooms.delete(roomId));
+  }
+
+  // ---- job bodies: sessions -----------------------------------------------------------------
 
   #attach(socketId: string): void {
     if (this.#phase === 'offline') {
       // This actor already retired; the directory will make a fresh one.
-      this.deps.lifecycle.reconnect(socketId, this.ref);
+      this.deps.directory.reconnect(socketId, this.ref);
       return;
     }
     this.#sockets.add(socketId);
-    if (this.#sockets.size === 1) this.deps.lifecycle.reachable(this.ref, true);
+    if (this.#sockets.size === 1) this.deps.directory.reachable(this.ref, true);
     this.#lastActivity = Date.now();
     // A new tab joins the rooms the user is already in.
     if (this.#rooms.size > 0) this.deps.delivery.joinSocket(socketId, [...this.#rooms]);
@@ -218,8 +261,8 @@ export class UserActor extends Actor {
       this.#phase = 'online';
     } else if (this.#phase === 'new') {
       this.#phase = 'online';
-      this.deps.lifecycle.online(this.ref);
-      this.#announcedToEveryone = this.deps.lifecycle.broadcastsPresence();
+      this.deps.directory.online(this.ref);
+      this.#announcedToEveryone = this.deps.directory.broadcastsPresence();
       this.#announce('user_connect', `${this.ref.name} connected`, this.#announcedToEveryone);
       this.#startIdleScan();
     }
@@ -229,7 +272,7 @@ export class UserActor extends Actor {
 
   #detach(socketId: string): void {
     if (!this.#sockets.delete(socketId) || this.#sockets.size > 0) return;
-    this.deps.lifecycle.reachable(this.ref, false);
+    this.deps.directory.reachable(this.ref, false);
     const grace = this.deps.settings.presenceGraceMs;
     if (grace > 0 && !this.#forcedOffline) {
       this.#phase = 'grace';
@@ -244,14 +287,15 @@ export class UserActor extends Actor {
   #goOffline(): void {
     this.#phase = 'offline';
     this.#idleScan?.cancel();
-    const rooms = [...this.#rooms];
-    this.#rooms.clear();
     // Counted with the subject still online, as its connect was.
-    const toEveryone = this.#announcedToEveryone || this.deps.lifecycle.broadcastsPresence();
-    this.deps.lifecycle.offline(this.ref, rooms);
+    const toEveryone = this.#announcedToEveryone || this.deps.directory.broadcastsPresence();
+    // Membership lasts for the online session: every room is left, each with a room_leave.
+    for (const roomId of this.#rooms) this.#leaveWhenGone(roomId);
+    this.#rooms.clear();
+    this.deps.directory.offline(this.ref);
     this.#announce('user_disconnect', `${this.ref.name} disconnected`, toEveryone);
     this.stop();
-    this.deps.lifecycle.retired(this);
+    this.deps.directory.retired(this);
   }
 
   /**
@@ -263,41 +307,6 @@ export class UserActor extends Actor {
     const message = createMessage(type, { user: this.ref, content });
     if (toEveryone) this.deps.delivery.toEveryone(message);
     else if (type === 'user_connect') this.deps.delivery.toUsers([this.ref.id], message);
-  }
-
-  #send(
-    clientMsgId: string | undefined,
-    perform: () => Promise<SendOutcome>,
-  ): Promise<SendOutcome> {
-    this.#lastActivity = Date.now();
-    if (clientMsgId !== undefined) {
-      const earlier = this.#recentSends?.get(clientMsgId);
-      if (earlier !== undefined) return earlier;
-    }
-    const waitMs = this.#bucket.take();
-    if (waitMs > 0) throw new RateLimitedError(waitMs);
-    const outcome = perform();
-    if (clientMsgId !== undefined) this.#remember(clientMsgId, outcome);
-    return outcome;
-  }
-
-  #remember(clientMsgId: string, outcome: Promise<SendOutcome>): void {
-    const recent = (this.#recentSends ??= new Map());
-    recent.set(clientMsgId, outcome);
-    if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value as string);
-    // A refused send used nothing up: a retry runs afresh.
-    outcome.catch(() => {
-      if (recent.get(clientMsgId) === outcome) recent.delete(clientMsgId);
-    });
-  }
-
-  #noteJoined(roomId: string): void {
-    if (this.#phase === 'offline') {
-      // The join raced with going offline: leave again.
-      this.deps.lifecycle.offline(this.ref, [roomId]);
-      return;
-    }
-    this.#rooms.add(roomId);
   }
 
   #startIdleScan(): void {
@@ -314,5 +323,123 @@ export class UserActor extends Actor {
         this.deps.delivery.disconnectUser(this.ref.id);
       }
     });
+  }
+
+  // ---- job bodies: sends --------------------------------------------------------------------
+
+  /**
+   * Runs `send` once per `clientMsgId` (SendLedger): a retry gets the first answer. `send`
+   * queues the work on this actor, where the rate is checked.
+   */
+  #once(clientMsgId: string | undefined, send: () => Promise<SendResult>): Promise<SendResult> {
+    if (clientMsgId === undefined) return send();
+    return this.answer(() => this.#ledger.once(clientMsgId, send));
+  }
+
+  #postToRoom(roomId: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    this.#chargeSend();
+    return this.deps.rooms
+      .get(roomId)
+      .post(this.ref, content, clientMsgId)
+      .then((message) => ({ message }));
+  }
+
+  #sendPrivate(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    this.#chargeSend();
+    // USER_OFFLINE when `to` has no socket, also while its presence grace runs.
+    const recipient = this.deps.directory.reachableRef(to);
+    if (recipient === undefined) throw new UserOfflineError(to);
+    const message = createMessage('private_chat', { sender: this.ref, recipient, content });
+    // Live 1:1 chat keeps no history: the send record is its only write.
+    const recorded =
+      clientMsgId === undefined
+        ? Promise.resolve()
+        : this.deps.store.recordSend(sendRecord(this.ref.id, clientMsgId, message));
+    return recorded.then(() => {
+      this.deps.delivery.toUsers([this.ref.id, recipient.id], message);
+      return { message };
+    });
+  }
+
+  #sendMemo(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    this.#chargeSend();
+    const { store, delivery, directory } = this.deps;
+    return sendMemo({ store, delivery, recipients: directory }, this.ref, to, content, clientMsgId);
+  }
+
+  // ---- job bodies: rooms --------------------------------------------------------------------
+
+  #createRoom(input: RoomCreateInput): Promise<ClientEventResult<'room:create'>> {
+    this.#chargeActivity();
+    this.#requireRoomSlot(input.roomId);
+    return this.deps.rooms.create(this.ref, input);
+  }
+
+  #joinRoom(roomId: string, since: number | undefined): Promise<RoomJoinResult> {
+    const already = this.#rooms.has(roomId);
+    // Joining a room one is in changes nothing and costs nothing.
+    if (!already) this.#chargeActivity();
+    const room = this.deps.rooms.get(roomId); // an unknown room is NOT_FOUND before FORBIDDEN
+    if (!already) this.#requireRoomSlot(roomId);
+    return room.join(this.ref, since === undefined ? {} : { since });
+  }
+
+  #leaveRoom(roomId: string): Promise<void> {
+    // Leaving a room one is not in changes nothing and costs nothing.
+    if (this.#rooms.has(roomId)) this.#chargeActivity();
+    return this.deps.rooms.get(roomId).leave(this.ref);
+  }
+
+  #noteJoined(roomId: string): void {
+    if (this.#phase === 'offline') {
+      // The join raced with going offline: leave again.
+      this.#leaveWhenGone(roomId);
+      return;
+    }
+    this.#rooms.add(roomId);
+  }
+
+  #leaveWhenGone(roomId: string): void {
+    this.deps.rooms
+      .find(roomId)
+      ?.leave(this.ref)
+      .catch((error: unknown) =>
+        logger.warn(`user ${this.ref.id} could not leave room ${roomId}: ${String(error)}`),
+      );
+  }
+
+  /** MAX_ROOMS_PER_USER: checked at join, so tabs joining at once may pass it by a few. */
+  #requireRoomSlot(roomId: string): void {
+    const max = this.deps.settings.maxRoomsPerUser;
+    if (this.#rooms.has(roomId) || this.#rooms.size < max) return;
+    throw new ForbiddenError(`you are in ${max} rooms, the most allowed: leave one first`);
+  }
+
+  // ---- rates --------------------------------------------------------------------------------
+
+  /** room:message, private:message, memo:send together. */
+  #chargeSend(): void {
+    const waitMs = this.#sendBucket.take();
+    if (waitMs > 0) throw new RateLimitedError(waitMs);
+  }
+
+  /**
+   * Joins and leaves that change membership, room creations, invitations and typing: each
+   * reaches every member, and joins and leaves are stored. A bucket of its own, so the
+   * message burst stays whole.
+   */
+  #chargeActivity(): void {
+    const { activityRateBurst, activityRatePerSecond } = this.deps.settings;
+    this.#activityBucket ??= new TokenBucket(activityRateBurst, activityRatePerSecond);
+    const waitMs = this.#activityBucket.take();
+    if (waitMs > 0) throw new RateLimitedError(waitMs, 'joins, leaves, invitations and typing');
+  }
+
+  /** Kicks and mutes reach every member: a bucket of their own, with the send limits. */
+  #chargeModeration(): void {
+    const { rateLimitBurst, rateLimitPerSecond } = this.deps.settings;
+    this.#moderationBucket ??= new TokenBucket(rateLimitBurst, rateLimitPerSecond);
+    const waitMs = this.#moderationBucket.take();
+    if (waitMs > 0) throw new RateLimitedError(waitMs);
   }
 }

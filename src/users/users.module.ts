@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
+import { RoomsModule } from '../rooms/rooms.module.js';
 import { StoreModule } from '../store/store.module.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  imports: [DispatcherModule, DeliveryModule, StoreModule],
+  imports: [DispatcherModule, DeliveryModule, RoomsModule, StoreModule],
   providers: [UsersService],
   exports: [UsersService],
 })

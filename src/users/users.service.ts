@@ -1,34 +1,39 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { UserRef } from '../contract/events.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
+import type { MembershipObserver } from '../rooms/room.actor.js';
+import { RoomsService } from '../rooms/rooms.service.js';
 import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
-import { MemoDeletions } from './memo-outbox.js';
-import { UserActor, type UserLifecycle, type UserSnapshot } from './user.actor.js';
-
-export type OfflineListener = (user: UserRef, roomIds: string[]) => void;
+import { MemoDeletions } from './memos.js';
+import { UserActor, type UserDirectory, type UserSnapshot } from './user.actor.js';
 
 /**
  * The directory of connected users: one UserActor per user, found by id. Lookups are
- * synchronous; each user's state lives in its actor.
+ * synchronous; each user's state lives in its actor. Rooms tell it of the membership they
+ * decide (MembershipObserver), and it hands that on to the user's actor.
  */
 @Injectable()
-export class UsersService implements UserLifecycle {
+export class UsersService implements UserDirectory, MembershipObserver, OnModuleInit {
   readonly #logger = new Logger(UsersService.name);
   readonly #actors = new Map<string, UserActor>();
   readonly #online = new Map<string, UserRef>();
   /** Online users with at least one socket: presence grace keeps a user online without. */
   readonly #reachable = new Map<string, UserRef>();
-  readonly #offlineListeners: OfflineListener[] = [];
   readonly #memoDeletions = new MemoDeletions();
 
   constructor(
     private readonly dispatcher: DispatcherService,
     private readonly delivery: DeliveryService,
+    private readonly rooms: RoomsService,
     private readonly config: AppConfig,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
   ) {}
+
+  onModuleInit(): void {
+    this.rooms.observeMembership(this);
+  }
 
   /** A socket authenticated as `user` connected; its user channel is already joined. */
   connect(socketId: string, user: UserRef): void {
@@ -38,9 +43,10 @@ export class UsersService implements UserLifecycle {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
+      rooms: this.rooms,
+      directory: this,
       memoDeletions: this.#memoDeletions,
       settings: this.config,
-      lifecycle: this,
     });
     this.#actors.set(user.id, actor);
     actor.attach(socketId);
@@ -53,10 +59,6 @@ export class UsersService implements UserLifecycle {
   /** The user's actor while it has an online session. */
   get(userId: string): UserActor | undefined {
     return this.#actors.get(userId);
-  }
-
-  isOnline(userId: string): boolean {
-    return this.#online.has(userId);
   }
 
   onlineRef(userId: string): UserRef | undefined {
@@ -84,10 +86,6 @@ export class UsersService implements UserLifecycle {
     return true;
   }
 
-  onOffline(listener: OfflineListener): void {
-    this.#offlineListeners.push(listener);
-  }
-
   snapshot(): Promise<UserSnapshot[]> {
     const online = [...this.#online.keys()];
     return Promise.all(
@@ -100,7 +98,17 @@ export class UsersService implements UserLifecycle {
     ).then((users) => users.filter((u): u is UserSnapshot => u !== undefined));
   }
 
-  // ---- UserLifecycle: called by user actors from their jobs ---------------------------------
+  // ---- MembershipObserver: called by room actors from their jobs -----------------------------
+
+  joined(userId: string, roomId: string): boolean {
+    return this.#actors.get(userId)?.noteJoined(roomId) ?? false;
+  }
+
+  left(userId: string, roomId: string): void {
+    this.#actors.get(userId)?.noteLeft(roomId);
+  }
+
+  // ---- UserDirectory: called by user actors from their jobs ---------------------------------
 
   online(user: UserRef): void {
     this.#online.set(user.id, user);
@@ -117,9 +125,8 @@ export class UsersService implements UserLifecycle {
     else this.#reachable.delete(user.id);
   }
 
-  offline(user: UserRef, roomIds: string[]): void {
+  offline(user: UserRef): void {
     this.#online.delete(user.id);
-    for (const listener of this.#offlineListeners) listener(user, roomIds);
   }
 
   retired(actor: UserActor): void {
@@ -129,5 +136,9 @@ export class UsersService implements UserLifecycle {
 
   reconnect(socketId: string, user: UserRef): void {
     this.connect(socketId, user);
+  }
+
+  flushMemos(userId: string): void {
+    this.#actors.get(userId)?.flushMemos();
   }
 }

@@ -1,12 +1,53 @@
 import { Logger } from '@nestjs/common';
+import type { UserRef } from '../contract/events.js';
+import { createMessage } from '../contract/messages.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import type { TimerHandle } from '../dispatcher/index.js';
-import type { MessageStore, PendingMemo } from '../store/message-store.js';
+import { sendRecord, type MessageStore, type PendingMemo } from '../store/message-store.js';
+import type { SendResult } from './send-ledger.js';
 
 /** Memos read from the store at a time; a batch is then cut to its byte budget. */
 const MEMO_PAGE = 100;
 
-const logger = new Logger('MemoOutbox');
+const logger = new Logger('Memos');
+
+/** What sending a memo needs to know of the recipient. */
+export interface MemoRecipients {
+  /** The user when a message sent now reaches one of its sockets. */
+  reachableRef(userId: string): UserRef | undefined;
+  /** The user while it has an online session (also during its presence grace). */
+  onlineRef(userId: string): UserRef | undefined;
+  /** Delivers what is stored for the user, when it has a session here. */
+  flushMemos(userId: string): void;
+}
+
+/**
+ * `memo:send`: every memo is stored first (with its send record), then the sender's own
+ * sockets get their copy at once and the recipient's come through its outbox, until one of
+ * them has it (a socket can vanish with a memo in flight). `delivered` says whether the
+ * recipient had a socket when it was sent.
+ */
+export async function sendMemo(
+  deps: { store: MessageStore; delivery: DeliveryService; recipients: MemoRecipients },
+  from: UserRef,
+  to: string,
+  content: string,
+  clientMsgId: string | undefined,
+): Promise<SendResult> {
+  const online = deps.recipients.reachableRef(to);
+  const message = createMessage('instant_message', {
+    sender: from,
+    recipient: online ?? deps.recipients.onlineRef(to) ?? { id: to, name: to },
+    content,
+  });
+  const delivered = online !== undefined;
+  const send =
+    clientMsgId === undefined ? undefined : sendRecord(from.id, clientMsgId, message, delivered);
+  await deps.store.addMemo(message, send);
+  if (from.id !== to) deps.delivery.toUsers([from.id], message);
+  deps.recipients.flushMemos(to);
+  return { message, delivered };
+}
 
 export interface MemoOutboxSettings {
   /** A memo flushed to a socket that stays connected this long counts as received. */
