@@ -5,13 +5,11 @@ import { RoomNotFoundError } from '../contract/errors.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';
-import { RoomActor, type MembershipObserver } from './room.actor.js';
+import { RoomActor } from './room.actor.js';
+import { startTestRoom } from './testing/test-room.js';
 
 const alice: UserRef = { id: 'alice', name: 'Alice' };
 const bob: UserRef = { id: 'bob', name: 'Bob' };
-
-/** Users that are all online: the room can tell them what they joined. */
-const onlineUsers: MembershipObserver = { joined: () => true, left: () => undefined };
 
 describe(`${RoomActor.name} with a TTL`, () => {
   let dispatcher: Dispatcher;
@@ -19,27 +17,15 @@ describe(`${RoomActor.name} with a TTL`, () => {
   let store: MemoryStore;
   let expired: Array<Promise<void>>;
 
-  async function makeRoom(record: Partial<RoomRecord> = {}): Promise<RoomActor> {
-    const full: RoomRecord = {
-      id: 'match',
-      name: 'Match',
-      private: false,
-      ttlSeconds: 60,
-      createdAt: new Date().toISOString(),
-      ...record,
-    };
-    await store.createRoom(full);
-    return new RoomActor(
-      full,
-      { lastSeq: 0, invited: [], ready: Promise.resolve() },
+  function makeRoom(record: Partial<RoomRecord> = {}): Promise<RoomActor> {
+    return startTestRoom(
       {
         dispatcher,
         delivery: delivery.asService(),
         store,
-        membership: onlineUsers,
-        noticeIntervalMs: 0,
         onExpired: (_room, closed) => void expired.push(closed),
       },
+      { id: 'match', name: 'Match', ttlSeconds: 60, ...record },
     );
   }
 

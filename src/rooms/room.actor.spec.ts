@@ -4,62 +4,23 @@ import type { ChatMessage, UserRef } from '../contract/events.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { MemoryStore } from '../store/memory.store.js';
 import type { RoomRecord } from '../store/message-store.js';
-import { RoomActor, type MembershipObserver, type RoomActorDeps } from './room.actor.js';
+import { RoomActor, type RoomActorDeps } from './room.actor.js';
+import { startTestRoom } from './testing/test-room.js';
 
 const alice: UserRef = { id: 'alice', name: '앨리스' };
 const bob: UserRef = { id: 'bob', name: 'Bob' };
-
-/** Users that are all online: the room can tell them what they joined. */
-const onlineUsers: MembershipObserver = { joined: () => true, left: () => undefined };
 
 describe(RoomActor.name, () => {
   let dispatcher: Dispatcher;
   let delivery: RecordingDelivery;
   let store: MemoryStore;
 
-  async function makeRoom(record: Partial<RoomRecord> = {}, storeOverride = store) {
-    const full: RoomRecord = {
-      id: 'lobby',
-      name: 'Lobby',
-      private: false,
-      createdAt: new Date().toISOString(),
-      ...record,
-    };
-    await storeOverride.createRoom(full);
-    return new RoomActor(
-      full,
-      { lastSeq: 0, invited: [], ready: Promise.resolve() },
-      {
-        dispatcher,
-        delivery: delivery.asService(),
-        store: storeOverride,
-        membership: onlineUsers,
-        noticeIntervalMs: 0,
-      },
-    );
+  function makeRoom(record: Partial<RoomRecord> = {}, storeOverride = store) {
+    return makeRoomWith({ store: storeOverride }, record);
   }
 
-  async function makeRoomWith(deps: Partial<RoomActorDeps>, record: Partial<RoomRecord> = {}) {
-    const full: RoomRecord = {
-      id: 'lobby',
-      name: 'Lobby',
-      private: false,
-      createdAt: new Date().toISOString(),
-      ...record,
-    };
-    await store.createRoom(full);
-    return new RoomActor(
-      full,
-      { lastSeq: 0, invited: [], ready: Promise.resolve() },
-      {
-        dispatcher,
-        delivery: delivery.asService(),
-        store,
-        membership: onlineUsers,
-        noticeIntervalMs: 0,
-        ...deps,
-      },
-    );
+  function makeRoomWith(deps: Partial<RoomActorDeps>, record: Partial<RoomRecord> = {}) {
+    return startTestRoom({ dispatcher, delivery: delivery.asService(), store, ...deps }, record);
   }
 
   beforeEach(() => {

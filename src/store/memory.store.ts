@@ -9,7 +9,7 @@ import type {
   SendRecord,
   StoredRoom,
 } from './message-store.js';
-import { retainedSince, withinBudget } from './message-store.js';
+import { eventsPage } from './message-store.js';
 
 export interface MemoryStoreOptions {
   historyMaxPerRoom: number;
@@ -88,12 +88,10 @@ export class MemoryStore implements MessageStore {
     budget?: PageBudget,
   ): Promise<EventsAfter> {
     const events = this.#rooms.get(roomId)?.events ?? [];
-    const complete = retainedSince(since, upTo, events[0]?.seq);
     const after = events
       .filter((e) => (e.seq as number) > since && (e.seq as number) <= upTo)
-      .map((event) => ({ event, body: JSON.stringify(event) }));
-    const { rows, more } = withinBudget(after, budget);
-    return { events: rows.map((row) => row.event), complete, more };
+      .map((event) => ({ body: JSON.stringify(event) }));
+    return eventsPage(after, budget, since, upTo, events[0]?.seq);
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {

@@ -155,6 +155,25 @@ export function withinBudget<Row extends { body: string }>(
   return { rows: kept === rows.length ? rows : rows.slice(0, kept), more: kept < rows.length };
 }
 
+/**
+ * The answer to eventsAfter from the stored rows after `since` (oldest first, fetched with a
+ * limit one above the budget's) and the room's oldest retained seq.
+ */
+export function eventsPage(
+  fetched: ReadonlyArray<{ body: string }>,
+  budget: PageBudget | undefined,
+  since: number,
+  upTo: number,
+  oldest: number | undefined,
+): EventsAfter {
+  const { rows, more } = withinBudget(fetched, budget);
+  return {
+    events: rows.map((row) => JSON.parse(row.body) as ChatMessage),
+    complete: retainedSince(since, upTo, oldest),
+    more,
+  };
+}
+
 export function retainedSince(since: number, upTo: number, oldest: number | undefined): boolean {
   return since >= upTo || (oldest ?? upTo + 1) <= since + 1;
 }

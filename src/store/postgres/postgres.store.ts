@@ -11,7 +11,7 @@ import type {
   SendRecord,
   StoredRoom,
 } from '../message-store.js';
-import { retainedSince, storedRoomFromRow, withinBudget } from '../message-store.js';
+import { eventsPage, storedRoomFromRow } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type SendRow, type WriteOp } from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -159,13 +159,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
       'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4',
       [roomId, since, upTo, budget === undefined ? null : budget.limit + 1],
     );
-    const { rows, more } = withinBudget(all, budget);
     const [oldest] = await this.#query<{ seq: number | null }>(
       'SELECT MIN(seq) AS seq FROM room_events WHERE room_id = $1',
       [roomId],
     );
-    const complete = retainedSince(since, upTo, oldest?.seq ?? undefined);
-    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete, more };
+    return eventsPage(all, budget, since, upTo, oldest?.seq ?? undefined);
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {

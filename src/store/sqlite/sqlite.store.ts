@@ -14,7 +14,7 @@ import type {
   SendRecord,
   StoredRoom,
 } from '../message-store.js';
-import { retainedSince, storedRoomFromRow, withinBudget } from '../message-store.js';
+import { eventsPage, storedRoomFromRow } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -138,12 +138,10 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     ).all(roomId, since, upTo, budget === undefined ? -1 : budget.limit + 1) as Array<{
       body: string;
     }>;
-    const { rows, more } = withinBudget(all, budget);
     const oldest = this.#query('SELECT MIN(seq) AS seq FROM room_events WHERE room_id = ?').get(
       roomId,
     ) as { seq: number | null };
-    const complete = retainedSince(since, upTo, oldest.seq ?? undefined);
-    return { events: rows.map((row) => JSON.parse(row.body) as ChatMessage), complete, more };
+    return eventsPage(all, budget, since, upTo, oldest.seq ?? undefined);
   }
 
   async eventsBefore(roomId: string, before: number, limit: number): Promise<ChatMessage[]> {
