@@ -5,13 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'socket.io-client';
-import type {
-  ChatErrorEvent,
-  ChatMessage,
-  ErrorCode,
-  Reply,
-  TypingEvent,
-} from '../../src/contract/events.js';
+import type { ChatMessage, ErrorCode, Reply } from '../../src/contract/events.js';
 import type { TestClient } from '../support/chat-app.js';
 import {
   connectOf,
@@ -51,41 +45,6 @@ function data<T extends object>(reply: Reply<T>): T {
   if (!reply.ok)
     throw new Error(`unexpected error reply: ${reply.error.code} ${reply.error.message}`);
   return reply;
-}
-
-/** Records a non-`message` server event (`typing`, `chat:error`) and lets a test await it. */
-class EventLog<T> {
-  readonly items: T[] = [];
-  #waiters: Array<{ test: (item: T) => boolean; resolve: (item: T) => void }> = [];
-
-  constructor(client: TestClient, event: 'typing' | 'chat:error') {
-    raw(client).on(event, (item: T) => {
-      this.items.push(item);
-      this.#waiters = this.#waiters.filter((w) => {
-        if (!w.test(item)) return true;
-        w.resolve(item);
-        return false;
-      });
-    });
-  }
-
-  waitFor(test: (item: T) => boolean = () => true, timeoutMs = 3000): Promise<T> {
-    const seen = this.items.find(test);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching event in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
-        test,
-        resolve: (item) => {
-          clearTimeout(timer);
-          resolve(item);
-        },
-      });
-    });
-  }
 }
 
 /** Like roomMarker, with a memo: the user's own channel. */
@@ -1423,29 +1382,22 @@ describe('typing', () => {
     const alice = await h.clients.as('alice', 'Alice');
     const bob = await h.clients.as('bob', 'Bob');
     const carol = await h.clients.as('carol', 'Carol');
-    const logs = [alice, bob, carol].map((c) => new EventLog<TypingEvent>(c, 'typing'));
-    const [atAlice, atBob, atCarol] = logs as [
-      EventLog<TypingEvent>,
-      EventLog<TypingEvent>,
-      EventLog<TypingEvent>,
-    ];
     for (const c of [alice, bob, carol]) await c.ok('room:join', { roomId: 'general' });
 
     const reply = await alice.request('typing', { roomId: 'general' });
 
     expect(reply).toEqual({ ok: true });
     const expected = { roomId: 'general', user: { id: 'alice', name: 'Alice' } };
-    expect(await atBob.waitFor()).toEqual(expected);
-    expect(await atCarol.waitFor()).toEqual(expected);
+    expect(await bob.waitForEvent('typing')).toEqual(expected);
+    expect(await carol.waitForEvent('typing')).toEqual(expected);
     await bob.ok('typing', { roomId: 'general' });
-    await atAlice.waitFor((e) => e.user.id === 'bob');
-    expect(atAlice.items.filter((e) => e.user.id === 'alice')).toHaveLength(0);
+    await alice.waitForEvent('typing', (e) => e.user.id === 'bob');
+    expect(alice.events('typing').filter((e) => e.user.id === 'alice')).toHaveLength(0);
   });
 
   it('should not send typing to users outside the room', async () => {
     const alice = await h.clients.as('alice', 'Alice');
     const dave = await h.clients.as('dave', 'Dave');
-    const atDave = new EventLog<TypingEvent>(dave, 'typing');
     await alice.ok('room:join', { roomId: 'general' });
     await alice.ok('typing', { roomId: 'general' });
     await alice.ok('typing', { roomId: 'general' });
@@ -1453,9 +1405,11 @@ describe('typing', () => {
     await dave.ok('room:join', { roomId: 'general' });
     await alice.ok('typing', { roomId: 'general' });
 
-    await atDave.waitFor();
+    await dave.waitForEvent('typing');
     await roomMarker(alice, 'general', [dave]);
-    expect(atDave.items).toEqual([{ roomId: 'general', user: { id: 'alice', name: 'Alice' } }]);
+    expect(dave.events('typing')).toEqual([
+      { roomId: 'general', user: { id: 'alice', name: 'Alice' } },
+    ]);
   });
 
   it('should answer NOT_MEMBER outside the room and NOT_FOUND for an unknown room', async () => {
@@ -1586,17 +1540,16 @@ describe('payload validation', () => {
 
   it('should report a failing event sent without an ack as chat:error', async () => {
     const alice = await h.clients.as('alice');
-    const errors = new EventLog<ChatErrorEvent>(alice, 'chat:error');
     await alice.ok('room:join', { roomId: 'general' });
 
     raw(alice).emit('room:message', { roomId: 'general', content: 'no ack needed' });
     await alice.waitFor((m) => m.content === 'no ack needed');
     raw(alice).emit('room:message', { roomId: 'nowhere', content: 'x' });
-    const first = await errors.waitFor();
+    const first = await alice.waitForEvent('chat:error');
     raw(alice).emit('room:dance', { roomId: 'general' });
-    const second = await errors.waitFor((e) => e.event === 'room:dance');
+    const second = await alice.waitForEvent('chat:error', (e) => e.event === 'room:dance');
     raw(alice).emit('room:join', 'general');
-    const third = await errors.waitFor((e) => e.event === 'room:join');
+    const third = await alice.waitForEvent('chat:error', (e) => e.event === 'room:join');
 
     expect(first).toEqual({
       event: 'room:message',
@@ -1613,7 +1566,7 @@ describe('payload validation', () => {
       code: 'INVALID_PAYLOAD',
       message: expect.any(String),
     });
-    expect(errors.items).toHaveLength(3);
+    expect(alice.events('chat:error')).toHaveLength(3);
   });
 
   const events = [

@@ -386,7 +386,6 @@ describe('hostile payloads at every client event', () => {
   let clients: Clients;
   let attacker: TestClient;
   let bystanders: TestClient[];
-  let chatErrors: ChatErrorEvent[];
   const before = prototypeKeys();
 
   beforeEach(async () => {
@@ -396,8 +395,6 @@ describe('hostile payloads at every client event', () => {
     attacker = await clients.as(ATTACKER);
     for (const c of [...bystanders, attacker]) await c.ok('room:join', { roomId: ROOM });
     await attacker.ok('room:create', { roomId: 'mine', private: true }); // owner paths too
-    chatErrors = [];
-    raw(attacker).on('chat:error', (e: ChatErrorEvent) => chatErrors.push(e));
   });
 
   afterEach(async () => {
@@ -411,6 +408,7 @@ describe('hostile payloads at every client event', () => {
     // leaves the client; past socket.io's 1 MB packet limit the connection closes by design.
     const size = encodedSize(args);
     fc.pre(size !== undefined && size < 900_000);
+    const chatErrors = attacker.events('chat:error');
     const errorsBefore = chatErrors.length;
     const mustFail = !known || notAnObject(args);
     if (ack) {
@@ -532,6 +530,7 @@ describe('hostile payloads at every client event', () => {
       if (code !== undefined) expect(replies[i]).toMatchObject({ ok: false, error: { code } });
     }
     // Raw packets came first on this connection: their chat:errors are all in by now.
+    const chatErrors = attacker.events('chat:error');
     const listEvents = ['room:list', 'user:list'];
     expect(chatErrors).toHaveLength(events.length * 2 - listEvents.length);
     for (const error of chatErrors) {
@@ -635,7 +634,7 @@ describe('raw socket.io packets at the real service process', () => {
     ['a namespace disconnect', '1'],
   ])('should live through %s', async (label, packet) => {
     const attacker = await clients.as(ATTACKER);
-    const closed = new Promise<string>((resolve) => raw(attacker).once('disconnect', resolve));
+    const closed = disconnected(attacker, 10_000);
 
     (raw(attacker).io.engine as unknown as { write(data: string): void }).write(packet);
     // Either the server answers a later event on this connection (so it handled the packet) or
@@ -730,8 +729,6 @@ describe('raw socket.io packets at the real service process', () => {
   ])('should answer %s as the event name with INVALID_PAYLOAD and live', async (label, name) => {
     // socket.io's parser accepts a number where the event name goes: `2[42, ...]`.
     const attacker = await clients.as(ATTACKER);
-    const errors: ChatErrorEvent[] = [];
-    raw(attacker).on('chat:error', (e: ChatErrorEvent) => errors.push(e));
     const emit = raw(attacker).emit as unknown as (...args: unknown[]) => void;
     const emitWithAck = raw(attacker).timeout(3000).emitWithAck as unknown as (
       ...args: unknown[]
@@ -744,6 +741,7 @@ describe('raw socket.io packets at the real service process', () => {
 
     await expectAlive(`${label} (${name}) as an event name`);
     expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
+    const errors = attacker.events('chat:error');
     expect(errors).toEqual([
       { event: expect.anything(), code: 'INVALID_PAYLOAD', message: expect.any(String) },
     ]);
