@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatMessage, ShutdownNotice } from '../../src/contract/events.js';
 import { DeliveryService } from '../../src/delivery/delivery.service.js';
-import { Clients, type TestClient } from '../support/chat-app.js';
+import { Clients, disconnected, type TestClient } from '../support/chat-app.js';
 import { useApp } from '../support/e2e.js';
 import { ServerProcess } from '../support/server-process.js';
 
@@ -28,13 +28,13 @@ interface SenderRun {
 
 /** Keeps WINDOW room messages in flight until the server says it is going away. */
 function keepSending(client: TestClient, roomId: string, onAck: (m: ChatMessage) => void) {
-  const notice = new Promise<ShutdownNotice>((resolve) =>
-    client.socket.once('server:shutdown', resolve),
-  );
-  const disconnect = new Promise<string>((resolve) => client.socket.once('disconnect', resolve));
+  // Far longer than the test may take: these settle when the server acts, or the test fails.
+  const notice = client.waitForEvent('server:shutdown', () => true, 60_000);
+  const disconnect = disconnected(client, 60_000);
   let stopped = false;
-  void notice.then(() => (stopped = true));
-  void disconnect.then(() => (stopped = true));
+  const stop = () => (stopped = true);
+  void notice.then(stop, stop);
+  void disconnect.then(stop, stop);
   const pending = new Set<Promise<void>>();
   const done = (async () => {
     for (let n = 0; !stopped; n++) {
@@ -148,9 +148,7 @@ describe('the start of a shutdown', () => {
   it('should tell every client and refuse new handshakes with SHUTTING_DOWN', async () => {
     const alice = await h.clients.as('alice');
     const bob = await h.clients.as('bob');
-    const told = [alice, bob].map(
-      (client) => new Promise((resolve) => client.socket.once('server:shutdown', resolve)),
-    );
+    const told = [alice, bob].map((client) => client.waitForEvent('server:shutdown'));
 
     const count = h.app.app.get(DeliveryService).beginShutdown({ message: 'going away' });
 

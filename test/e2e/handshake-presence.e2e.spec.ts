@@ -1,7 +1,7 @@
 /**
  * The handshake (open and JWT mode), presence (user_connect / user_disconnect, several
- * sockets per user, grace), room membership for the online session, idle disconnects and
- * periodic room notices (docs/PROTOCOL.md, "Connecting").
+ * sockets per user, user:list, grace), room membership for the online session, idle
+ * disconnects and periodic room notices (docs/PROTOCOL.md, "Connecting").
  */
 import { describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
@@ -432,6 +432,34 @@ describe('presence', () => {
     expect(rejoin.messages.map((m) => m.seq)).toEqual([3, 4, 5]);
     expect(rejoin.messages[1]).toEqual(missed);
     await back.ok('room:message', { roomId: 'general', content: 'back again' });
+  });
+});
+
+// ---- user:list -------------------------------------------------------------------------
+
+describe('user:list', () => {
+  const h = useApp();
+
+  it('should list the online users once each', async () => {
+    const alice = await h.clients.as('alice', 'Alice');
+    await h.clients.as('alice', 'Alice');
+    const bob = await h.clients.as('bob', '철수');
+
+    const none = await alice.ok('user:list');
+    const empty = await alice.ok('user:list', {});
+
+    expect(none.users).toHaveLength(2);
+    expect(none.users).toEqual(
+      expect.arrayContaining([
+        { id: 'alice', name: 'Alice' },
+        { id: 'bob', name: '철수' },
+      ]),
+    );
+    expect(empty.users).toHaveLength(2);
+    bob.close();
+    await alice.waitFor(disconnectOf('bob'));
+    const after = await alice.ok('user:list');
+    expect(after.users).toEqual([{ id: 'alice', name: 'Alice' }]);
   });
 });
 

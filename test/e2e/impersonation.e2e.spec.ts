@@ -6,18 +6,18 @@
  *
  * test/e2e/handshake-presence.e2e.spec.ts already covers the common token refusals (no token,
  * malformed, wrong secret, tampered payload, expired an hour ago, HS512, alg none, sub missing /
- * numeric / object, issuer and audience) and contract-events.e2e.spec.ts the reply sender of
- * room:message, private:message and memo:send in open mode. This file covers the rest.
+ * numeric / object, issuer and audience). This file covers the rest.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Socket } from 'socket.io-client';
-import type { ChatMessage, TypingEvent } from '../../src/contract/events.js';
-import { Clients, type TestClient } from '../support/chat-app.js';
+import type { ChatMessage } from '../../src/contract/events.js';
+import { Clients } from '../support/chat-app.js';
 import {
   connectOf,
+  data,
   disconnectOf,
+  expectError,
   joinOf,
   leaveOf,
   roomMarker,
@@ -62,17 +62,6 @@ const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base
 function handMade(header: Record<string, unknown>, payload: Record<string, unknown>): string {
   const body = `${b64(header)}.${b64(payload)}`;
   return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
-
-function raw(client: TestClient): Socket {
-  return client.socket as unknown as Socket;
-}
-
-/** Collects `typing` events of one client. */
-function typingLog(client: TestClient): TypingEvent[] {
-  const log: TypingEvent[] = [];
-  raw(client).on('typing', (e: TypingEvent) => log.push(e));
-  return log;
 }
 
 function senderOf(m: ChatMessage | undefined) {
@@ -134,12 +123,11 @@ describe('a payload that names a sender', () => {
     const bob = await as(BOB);
     await alice.ok('room:join', { roomId: 'general' });
     await bob.ok('room:join', { roomId: 'general' });
-    const seen = typingLog(alice);
 
     await bob.ok('typing', { roomId: 'general', ...FORGED } as { roomId: string });
     await roomMarker(bob, 'general', [alice]); // typing went out before the marker
 
-    expect(seen).toEqual([{ roomId: 'general', user: BOB }]);
+    expect(alice.events('typing')).toEqual([{ roomId: 'general', user: BOB }]);
   });
 
   it('should make only the token’s user leave or join, never the user the payload names', async () => {
@@ -225,6 +213,47 @@ describe('a payload that names a sender', () => {
     // bob's own retry is bob's first message; alice's memo never leaks to bob.
     expect(viaPm.message).toEqual(replay.message);
     expect(bob.received.some((m) => m.content === 'for carol only')).toBe(false);
+  });
+});
+
+describe('a payload that names a sender, in open mode', () => {
+  const h = useApp();
+
+  it('should ignore sender fields in payloads: identity comes from the handshake', async () => {
+    const alice = await h.clients.as('alice', 'Alice');
+    const bob = await h.clients.as('bob', 'Bob');
+    await alice.ok('room:join', { roomId: 'general' });
+    const forged = {
+      sender: { id: 'bob', name: 'Bob' },
+      user: { id: 'bob', name: 'Bob' },
+      userId: 'bob',
+      from: 'bob',
+      name: 'Bob',
+    };
+
+    const room = await alice.request('room:message', {
+      roomId: 'general',
+      content: 'r',
+      ...forged,
+    });
+    const pm = await alice.request('private:message', { to: 'bob', content: 'p', ...forged });
+    const memo = await alice.request('memo:send', { to: 'bob', content: 'm', ...forged });
+    const created = await alice.request('room:create', {
+      roomId: 'mine',
+      private: true,
+      ownerId: 'bob',
+      userId: 'bob',
+    });
+
+    for (const reply of [room, pm, memo]) {
+      expect(data(reply).message.sender).toEqual({ id: 'alice', name: 'Alice' });
+    }
+    expect(data(created).room.id).toBe('mine');
+    expect(await alice.waitFor(joinOf('mine', 'alice'))).toMatchObject({
+      user: { id: 'alice', name: 'Alice' },
+    });
+    expectError(await bob.request('room:invite', { roomId: 'mine', userId: 'bob' }), 'FORBIDDEN');
+    expectError(await bob.request('room:join', { roomId: 'mine' }), 'FORBIDDEN');
   });
 });
 

@@ -1,14 +1,15 @@
 /**
- * Owner moderation (room:kick, room:mute) and the server's limits: rooms per user, members
- * per room, sockets per user, new connections per address, browser origins and slow
- * consumers. Each limit is set small here; the defaults are in the README.
+ * The server's limits and owner moderation (room:kick, room:mute): the send rate, rooms per
+ * user, members per room, sockets per user, new connections per address, browser origins and
+ * slow consumers. Each limit is set small here (the send rate also at its default); the
+ * defaults are in the README. Join, leave and invitation floods are in churn-floods.e2e.spec.ts.
  */
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
 import type { ChatMessage } from '../../src/contract/events.js';
 import { disconnected, type TestClient } from '../support/chat-app.js';
-import { joinOf, leaveOf, useApp, withId } from '../support/e2e.js';
+import { expectError, joinOf, leaveOf, useApp, withId } from '../support/e2e.js';
 
 const noticeIn = (roomId: string, text: string) => (m: ChatMessage) =>
   m.type === 'room_notice' && m.roomId === roomId && m.content.includes(text);
@@ -18,6 +19,58 @@ async function errorCode(client: TestClient, event: string, payload: unknown): P
   if (reply.ok) throw new Error(`${event} succeeded, expected an error`);
   return reply.error.code;
 }
+
+describe('rate limits', () => {
+  describe('with the default limits', () => {
+    const h = useApp();
+
+    it('should accept a burst of 50 sends across room, private and memo events', async () => {
+      const alice = await h.clients.as('alice');
+      const bob = await h.clients.as('bob');
+      await alice.ok('room:join', { roomId: 'general' });
+
+      const replies = await Promise.all([
+        ...Array.from({ length: 20 }, (_, i) =>
+          alice.request('room:message', { roomId: 'general', content: `r${i}` }),
+        ),
+        ...Array.from({ length: 15 }, (_, i) =>
+          alice.request('private:message', { to: 'bob', content: `p${i}` }),
+        ),
+        ...Array.from({ length: 15 }, (_, i) =>
+          alice.request('memo:send', { to: 'bob', content: `m${i}` }),
+        ),
+      ]);
+
+      expect(replies.filter((r) => !r.ok)).toEqual([]);
+      await bob.waitForCount((m) => m.type === 'instant_message', 15);
+    });
+  });
+
+  describe('with a small burst', () => {
+    const h = useApp({ RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_SECOND: '1' });
+
+    it('should answer RATE_LIMITED past the burst without affecting other users', async () => {
+      const alice = await h.clients.as('alice');
+      const bob = await h.clients.as('bob');
+      await alice.ok('room:join', { roomId: 'general' });
+      await bob.ok('room:join', { roomId: 'general' });
+
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          alice.request('room:message', { roomId: 'general', content: `${i}` }),
+        ),
+      );
+
+      for (const reply of replies.slice(0, 5)) expect(reply.ok).toBe(true);
+      expectError(replies[9], 'RATE_LIMITED');
+      expectError(
+        await alice.request('private:message', { to: 'bob', content: 'pm' }),
+        'RATE_LIMITED',
+      );
+      await bob.ok('room:message', { roomId: 'general', content: 'bob is fine' });
+    });
+  });
+});
 
 describe('room:kick', () => {
   const h = useApp();

@@ -43,11 +43,79 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
   return { app, config, url, close: () => app.close() };
 }
 
-/** A socket.io client that keeps every `message` it receives, in order. */
+/** What the server sends besides `message`: `typing`, `chat:error`, `server:shutdown`. */
+export type ServerEventName = Exclude<keyof ServerToClientEvents, 'message'>;
+export type ServerEvent<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0];
+
+/** Keeps every item of one kind, in order, and lets a test await the ones it expects. */
+class Recording<T> {
+  readonly items: T[] = [];
+  #waiters: Array<{ test: (item: T) => boolean; resolve: (item: T) => void }> = [];
+
+  constructor(private readonly what: string) {}
+
+  add(item: T): void {
+    this.items.push(item);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.test(item)) return true;
+      w.resolve(item);
+      return false;
+    });
+  }
+
+  /** Resolves with the first item (already received or still to come) that matches. */
+  waitFor(test: (item: T) => boolean, timeoutMs: number): Promise<T> {
+    const seen = this.items.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching ${this.what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        test,
+        resolve: (item) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+      });
+    });
+  }
+
+  /** Resolves once `count` items matching `test` have been received. */
+  async waitForCount(test: (item: T) => boolean, count: number, timeoutMs: number): Promise<T[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = this.items.filter(test);
+      if (matching.length >= count) return matching;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`got ${matching.length} of ${count} ${this.what}s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.#waiters.push({
+          test: () => true,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    }
+  }
+}
+
+/**
+ * A socket.io client that keeps every `message` it receives, in order, and every other
+ * server event (`typing`, `chat:error`, `server:shutdown`) by name; tests await them here.
+ */
 export class TestClient {
-  readonly received: ChatMessage[] = [];
   readonly socket: ClientSocket;
-  #waiters: Array<{ test: (m: ChatMessage) => boolean; resolve: (m: ChatMessage) => void }> = [];
+  readonly #messages = new Recording<ChatMessage>('message');
+  readonly #events: { [E in ServerEventName]: Recording<ServerEvent<E>> } = {
+    typing: new Recording('typing event'),
+    'chat:error': new Recording('chat:error event'),
+    'server:shutdown': new Recording('server:shutdown event'),
+  };
 
   /** Whether stored memos are acknowledged, as the project's clients do (a v1 client does not). */
   acknowledgeMemos = true;
@@ -56,13 +124,21 @@ export class TestClient {
     this.socket = socket;
     socket.on('message', (message, received) => {
       if (this.acknowledgeMemos && typeof received === 'function') received();
-      this.received.push(message);
-      this.#waiters = this.#waiters.filter((w) => {
-        if (!w.test(message)) return true;
-        w.resolve(message);
-        return false;
-      });
+      this.#messages.add(message);
     });
+    socket.on('typing', (event) => this.#events.typing.add(event));
+    socket.on('chat:error', (error) => this.#events['chat:error'].add(error));
+    socket.on('server:shutdown', (notice) => this.#events['server:shutdown'].add(notice));
+  }
+
+  /** Every `message` received so far, in order. */
+  get received(): readonly ChatMessage[] {
+    return this.#messages.items;
+  }
+
+  /** Every `event` (other than `message`) received so far, in order. */
+  events<E extends ServerEventName>(event: E): readonly ServerEvent<E>[] {
+    return this.#events[event].items as readonly ServerEvent<E>[];
   }
 
   /** Sends an event and resolves with its reply (ok or not). */
@@ -92,46 +168,25 @@ export class TestClient {
 
   /** Resolves with the first message (already received or still to come) that matches. */
   waitFor(test: (m: ChatMessage) => boolean, timeoutMs = 5000): Promise<ChatMessage> {
-    const seen = this.received.find(test);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching message within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
-        test,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      });
-    });
+    return this.#messages.waitFor(test, timeoutMs);
   }
 
   /** Resolves once `count` messages matching `test` have been received. */
-  async waitForCount(
+  waitForCount(
     test: (m: ChatMessage) => boolean,
     count: number,
     timeoutMs = 5000,
   ): Promise<ChatMessage[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const matching = this.received.filter(test);
-      if (matching.length >= count) return matching;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`got ${matching.length} of ${count} messages`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, 1000));
-        this.#waiters.push({
-          test: () => true,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        });
-      });
-    }
+    return this.#messages.waitForCount(test, count, timeoutMs);
+  }
+
+  /** Resolves with the first `event` (already received or still to come) that matches. */
+  waitForEvent<E extends ServerEventName>(
+    event: E,
+    test: (item: ServerEvent<E>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<ServerEvent<E>> {
+    return (this.#events[event] as Recording<ServerEvent<E>>).waitFor(test, timeoutMs);
   }
 
   close(): void {
