@@ -70,8 +70,7 @@ export interface DispatcherMetrics {
   jobsQueued: number;
   delayedPending: number;
   runQueueLength: number;
-  /** Jobs waiting in mailboxes of actors that have work, and the deepest of those. */
-  mailboxTotal: number;
+  /** The deepest mailboxes, deepest first. */
   deepestMailboxes: MailboxDepth[];
   eventLoopDelayMs?: { p50: number; p99: number; max: number };
   accepting: boolean;
@@ -175,10 +174,6 @@ export class Dispatcher {
       this.#slots.push(slot);
       this.#startLoop(slot);
     }
-  }
-
-  get accepting(): boolean {
-    return this.#accepting;
   }
 
   /** Creates the runtime state of an actor; called by the Actor constructor. */
@@ -348,8 +343,8 @@ export class Dispatcher {
 
   metrics(topN = 5): DispatcherMetrics {
     const active = this.#activeCells();
-    let mailboxTotal = 0;
-    for (const cell of active) mailboxTotal += cell.depth;
+    let jobsQueued = 0;
+    for (const cell of active) jobsQueued += cell.depth;
     const deepestMailboxes = active
       .filter((cell) => cell.depth > 0)
       .sort((a, b) => b.depth - a.depth)
@@ -365,10 +360,9 @@ export class Dispatcher {
       jobsExecuted: this.#executed,
       jobsFailed: this.#failed,
       jobsDropped: this.#dropped,
-      jobsQueued: mailboxTotal,
+      jobsQueued,
       delayedPending: this.#delayedPending,
       runQueueLength: this.#runQueue.length,
-      mailboxTotal,
       deepestMailboxes,
       eventLoopDelayMs:
         histogram && histogram.count > 0
