@@ -1,4 +1,5 @@
-import type { ActorCell, Job, MailboxOptions, StatefulJob } from './cell.js';
+import type { ActorCell, MailboxOptions } from './cell.js';
+import type { Job, StatefulJob } from './mailbox.js';
 import type { Dispatcher, TimerHandle } from './dispatcher.js';
 
 export interface ActorOptions extends MailboxOptions {

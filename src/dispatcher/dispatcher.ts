@@ -1,14 +1,7 @@
 // The global `performance` (not perf_hooks') so that fake timers in tests control it.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  ActorCell,
-  WITH_STATE,
-  type Job,
-  type MailboxOptions,
-  type StatefulJob,
-  type TimerEntry,
-} from './cell.js';
+import { ActorCell, type MailboxOptions } from './cell.js';
 import {
   DispatcherError,
   MailboxFullError,
@@ -16,7 +9,8 @@ import {
   ReentrantAskError,
 } from './errors.js';
 import { Deque } from './deque.js';
-import { TimerHeap } from './timer-heap.js';
+import { isThenable, type Job, type JobResult, type StatefulJob } from './mailbox.js';
+import { TimerHeap, type TimerEntry } from './timer-heap.js';
 
 const noop = (): void => undefined;
 export interface DispatcherOptions {
@@ -188,27 +182,18 @@ export class Dispatcher {
    * refused (full mailbox, shutdown, stopped actor).
    */
   submit(cell: ActorCell, job: Job): DispatcherError | undefined {
-    // The fast path is inlined by hand: this runs once per message per actor.
-    if (cell.mailbox.length >= cell.capacity || cell.stopped || !this.#accepting) {
-      const refused = this.#refuse(cell);
-      if (refused !== undefined) return refused;
-    }
-    cell.mailbox.push(job);
-    if (!cell.scheduled) {
-      cell.scheduled = true;
-      this.#makeReady(cell);
-    }
-    return undefined;
+    return this.submitWith(cell, job, undefined);
   }
 
   /** Queues `fn(state)`: the closure-free variant of submit for hot paths. */
   submitWith<S>(cell: ActorCell, fn: StatefulJob<S>, state: S): DispatcherError | undefined {
-    if (cell.mailbox.length >= cell.capacity || cell.stopped || !this.#accepting) {
+    // The fast path is inlined by hand: this runs once per message per actor.
+    const mailbox = cell.mailbox;
+    if (mailbox.length >= cell.capacity || cell.stopped || !this.#accepting) {
       const refused = this.#refuse(cell);
       if (refused !== undefined) return refused;
     }
-    cell.mailbox.push3(WITH_STATE, fn, state);
-    cell.statefulQueued++;
+    mailbox.push(fn, state);
     if (!cell.scheduled) {
       cell.scheduled = true;
       this.#makeReady(cell);
@@ -432,17 +417,10 @@ export class Dispatcher {
     try {
       while (mailbox.length > 0 && ran < sliceJobs) {
         if ((ran & 63) === 63 && performance.now() - start >= sliceMs) break;
-        let fn = mailbox.shift() as StatefulJob<unknown> | typeof WITH_STATE;
-        let state: unknown;
-        if (fn === WITH_STATE) {
-          fn = mailbox.shift() as StatefulJob<unknown>;
-          state = mailbox.shift();
-          cell.statefulQueued--;
-        }
         ran++;
-        let result: unknown;
+        let result: JobResult;
         try {
-          result = fn(state);
+          result = mailbox.runNext();
         } catch (error) {
           this.#failed++;
           currentCell = undefined;
@@ -590,12 +568,4 @@ export class Dispatcher {
     this.#wakeTimer = undefined;
     this.#wakeAt = Infinity;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -1,5 +1,6 @@
 export { Actor, type ActorOptions } from './actor.js';
-export type { Job, JobResult, MailboxOptions, OverflowPolicy, StatefulJob } from './cell.js';
+export type { MailboxOptions, OverflowPolicy } from './cell.js';
+export type { Job, JobResult, StatefulJob } from './mailbox.js';
 export {
   Dispatcher,
   DEFAULT_DISPATCHER_OPTIONS,
