@@ -8,8 +8,8 @@ export {
   type DispatcherHooks,
   type DispatcherMetrics,
   type DispatcherOptions,
-  type TimerHandle,
 } from './dispatcher.js';
+export type { TimerHandle } from './delayed-jobs.js';
 export {
   DispatcherError,
   MailboxFullError,
