@@ -1,5 +1,7 @@
-import type { ActorCell, Job, MailboxOptions, StatefulJob } from './cell.js';
-import type { Dispatcher, TimerHandle } from './dispatcher.js';
+import type { ActorCell, MailboxOptions } from './cell.js';
+import type { Job, StatefulJob } from './mailbox.js';
+import type { TimerHandle } from './delayed-jobs.js';
+import type { Dispatcher } from './dispatcher.js';
 
 export interface ActorOptions extends MailboxOptions {
   /** Shown in metrics and error reports, e.g. `room:general`. */

@@ -1,6 +1,6 @@
 /**
  * A growable ring buffer: O(1) push and shift without the O(n) re-indexing that
- * `Array.prototype.shift` costs on large arrays. Mailboxes and the run queue sit on it.
+ * `Array.prototype.shift` costs on large arrays. The run queue sits on it.
  */
 export class Deque<T> {
   #items: (T | undefined)[];
@@ -25,16 +25,6 @@ export class Deque<T> {
     this.#size++;
   }
 
-  /** Three items at once: a stateful mailbox entry. */
-  push3(first: T, second: T, third: T): void {
-    while (this.#size + 3 > this.#items.length) this.#grow();
-    const tail = this.#head + this.#size;
-    this.#items[tail & this.#mask] = first;
-    this.#items[(tail + 1) & this.#mask] = second;
-    this.#items[(tail + 2) & this.#mask] = third;
-    this.#size += 3;
-  }
-
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
     const item = this.#items[this.#head];
@@ -42,16 +32,6 @@ export class Deque<T> {
     this.#head = (this.#head + 1) & this.#mask;
     this.#size--;
     return item;
-  }
-
-  peek(): T | undefined {
-    return this.#size === 0 ? undefined : this.#items[this.#head];
-  }
-
-  clear(): void {
-    this.#items.fill(undefined);
-    this.#head = 0;
-    this.#size = 0;
   }
 
   *[Symbol.iterator](): IterableIterator<T> {

@@ -1,5 +1,6 @@
 export { Actor, type ActorOptions } from './actor.js';
-export type { Job, JobResult, MailboxOptions, OverflowPolicy, StatefulJob } from './cell.js';
+export type { MailboxOptions, OverflowPolicy } from './cell.js';
+export type { Job, JobResult, StatefulJob } from './mailbox.js';
 export {
   Dispatcher,
   DEFAULT_DISPATCHER_OPTIONS,
@@ -7,8 +8,8 @@ export {
   type DispatcherHooks,
   type DispatcherMetrics,
   type DispatcherOptions,
-  type TimerHandle,
 } from './dispatcher.js';
+export type { TimerHandle } from './delayed-jobs.js';
 export {
   DispatcherError,
   MailboxFullError,

@@ -1,4 +1,14 @@
-import type { TimerEntry } from './cell.js';
+import type { ActorCell } from './cell.js';
+import type { Job } from './mailbox.js';
+
+/** A pending delayed job; `cancelled` lets the heap drop it lazily. */
+export interface TimerEntry {
+  readonly due: number;
+  readonly order: number;
+  readonly cell: ActorCell;
+  readonly job: Job;
+  cancelled: boolean;
+}
 
 /** Min-heap of delayed jobs by due time, ties broken by submission order. */
 export class TimerHeap {

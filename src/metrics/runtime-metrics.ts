@@ -51,7 +51,7 @@ export class RuntimeMetrics implements OnModuleInit {
     metrics.gauge(
       'chat_mailbox_depth_total',
       'Jobs waiting in all actor mailboxes.',
-      () => runtime().mailboxTotal,
+      () => runtime().jobsQueued,
     );
     metrics.gauge(
       'chat_delayed_jobs',
