@@ -37,7 +37,6 @@ export interface DispatcherMetrics {
   /** The deepest mailboxes, deepest first. */
   deepestMailboxes: MailboxDepth[];
   eventLoopDelayMs?: { p50: number; p99: number; max: number };
-  accepting: boolean;
 }
 
 export interface CloseResult {
@@ -196,7 +195,6 @@ export class Dispatcher {
               max: toMs(histogram.max),
             }
           : undefined,
-      accepting: this.#mailboxes.accepting,
     };
   }
 
