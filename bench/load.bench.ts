@@ -171,11 +171,7 @@ function onDelivery(tracker: Tracker, message: ChatMessage): void {
   if (--entry.left === 0) tracker.expected.delete(tag);
 }
 
-async function connectAll(
-  url: string,
-  tracker: Tracker,
-  counters: { connectErrors: number; disconnects: number; errors: number },
-) {
+async function connectAll(url: string, tracker: Tracker, counters: Counters) {
   const clients: Client[] = new Array(CLIENTS);
   let connected = 0;
   let lastReport = 0;
@@ -190,7 +186,9 @@ async function connectAll(
       });
       socket.on('message', (message) => onDelivery(tracker, message));
       socket.on('disconnect', (reason) => {
-        if (reason !== 'io client disconnect') counters.disconnects++;
+        if (reason === 'io client disconnect') return;
+        counters.disconnects++;
+        note(counters, `disconnect: ${reason}`);
       });
       clients[i] = socket;
       batch.push(
@@ -199,8 +197,9 @@ async function connectAll(
             connected++;
             resolve();
           });
-          socket.once('connect_error', () => {
+          socket.once('connect_error', (error) => {
             counters.connectErrors++;
+            note(counters, `connect_error: ${error.message}`);
             resolve();
           });
         }),
@@ -223,8 +222,11 @@ async function connectAll(
           .timeout(60_000)
           .emitWithAck('room:join', { roomId: roomOf(i) })
           .then(
-            (reply: Reply<object>) => (reply.ok ? joined++ : counters.errors++),
-            () => counters.errors++,
+            (reply: Reply<object>) => {
+              if (reply.ok) joined++;
+              else failed(counters, `room:join ${reply.error.code}`);
+            },
+            () => failed(counters, 'room:join timed out'),
           ),
       );
     }
@@ -234,6 +236,23 @@ async function connectAll(
     }
   }
   return clients;
+}
+
+interface Counters {
+  connectErrors: number;
+  disconnects: number;
+  errors: number;
+  /** Every error above by what it was, printed after the run. */
+  reasons: Map<string, number>;
+}
+
+function note(counters: Counters, reason: string): void {
+  counters.reasons.set(reason, (counters.reasons.get(reason) ?? 0) + 1);
+}
+
+function failed(counters: Counters, reason: string): void {
+  counters.errors++;
+  note(counters, reason);
 }
 
 function roomOf(client: number): string {
@@ -268,7 +287,7 @@ async function run(target: Target): Promise<LoadResult> {
     receivedMeasured: 0,
     expectedMeasured: 0,
   };
-  const counters = { connectErrors: 0, disconnects: 0, errors: 0 };
+  const counters: Counters = { connectErrors: 0, disconnects: 0, errors: 0, reasons: new Map() };
   const rssBefore = await server.retainedRss();
   const connectStarted = performance.now();
   const clients = await connectAll(server.url, tracker, counters);
@@ -326,9 +345,9 @@ async function run(target: Target): Promise<LoadResult> {
           : client.timeout(30_000).emitWithAck('room:message', { roomId: roomOf(from), content });
         reply.then(
           (r: Reply<object>) => {
-            if (!r.ok) counters.errors++;
+            if (!r.ok) failed(counters, `send ${r.error.code}`);
           },
-          () => counters.errors++,
+          () => failed(counters, 'send timed out'),
         );
       }
       if (now - lastReport >= 1000) {
@@ -353,6 +372,7 @@ async function run(target: Target): Promise<LoadResult> {
     tick();
   });
 
+  for (const [reason, count] of counters.reasons) progress(`  ${count} x ${reason}`);
   const serverRssMb = rssBytes(pid) / 1024 / 1024;
   const stopStarted = performance.now();
   for (const client of clients) client.disconnect();
