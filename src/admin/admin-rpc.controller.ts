@@ -34,7 +34,9 @@ export class AdminRpcController {
 
   @MessagePattern(ADMIN_PATTERNS.createRoom)
   createRoom(@Payload() payload: unknown): Promise<AdminReply<{ room: AdminRoomView }>> {
-    return this.#reply(() => ({ room: this.admin.createRoom(parseCreateRoom(payload)) }));
+    return this.#reply(async () => ({
+      room: await this.admin.createRoom(parseCreateRoom(payload)),
+    }));
   }
 
   @MessagePattern(ADMIN_PATTERNS.putRoom)
@@ -81,8 +83,8 @@ export class AdminRpcController {
 
   @MessagePattern(ADMIN_PATTERNS.disconnectUser)
   disconnectUser(@Payload() payload: unknown): Promise<AdminReply> {
-    return this.#reply(() => {
-      this.admin.disconnectUser(parseUserRef(payload).userId);
+    return this.#reply(async () => {
+      await this.admin.disconnectUser(parseUserRef(payload).userId);
       return {};
     });
   }

@@ -73,8 +73,8 @@ export class AdminController {
   @BAD_REQUEST
   @UNAUTHORIZED
   @error(409, 'The room exists')
-  createRoom(@Body() body: unknown): { room: AdminRoomView } {
-    return { room: this.admin.createRoom(parseCreateRoom(body)) };
+  async createRoom(@Body() body: unknown): Promise<{ room: AdminRoomView }> {
+    return { room: await this.admin.createRoom(parseCreateRoom(body)) };
   }
 
   @Put('rooms/:id')
@@ -96,12 +96,12 @@ export class AdminController {
   @BAD_REQUEST
   @UNAUTHORIZED
   @error(409, 'The room exists with other settings')
-  putRoom(
+  async putRoom(
     @Param('id') id: string,
     @Body() body: unknown,
     @Res({ passthrough: true }) response: ServerResponse,
-  ): { room: AdminRoomView } {
-    const { created, room } = this.admin.putRoom(parsePutRoom(id, body ?? {}));
+  ): Promise<{ room: AdminRoomView }> {
+    const { created, room } = await this.admin.putRoom(parsePutRoom(id, body ?? {}));
     response.statusCode = created ? 201 : 200;
     return { room };
   }
@@ -194,7 +194,7 @@ export class AdminController {
   @BAD_REQUEST
   @UNAUTHORIZED
   @error(404, 'The user is offline')
-  disconnectUser(@Param('id') id: string): void {
-    this.admin.disconnectUser(parsePathId(id, 'user'));
+  async disconnectUser(@Param('id') id: string): Promise<void> {
+    await this.admin.disconnectUser(parsePathId(id, 'user'));
   }
 }

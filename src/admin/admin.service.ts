@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { RoomSettingsConflictError, UserOfflineError } from '../contract/errors.js';
+import {
+  RoomExistsError,
+  RoomSettingsConflictError,
+  UserOfflineError,
+} from '../contract/errors.js';
 import type { RoomSnapshot } from '../rooms/room.actor.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { RoomRecord } from '../store/message-store.js';
@@ -35,22 +39,29 @@ export class AdminService {
   }
 
   /** A room with no owner; ALREADY_EXISTS when the id is taken. */
-  createRoom(input: AdminRoomInput): AdminRoomView {
-    return adminView(this.rooms.createRoom(roomSettings(input)).settings);
+  async createRoom(input: AdminRoomInput): Promise<AdminRoomView> {
+    return adminView(await this.rooms.createRoom(roomSettings(input)));
   }
 
   /**
    * Safe to retry: creates the room (`created: true`) or confirms one that has exactly these
-   * settings (`created: false`); other settings, or an owner, are a conflict. The look-up and
-   * the create are one synchronous step, so two racing PUTs give one 201 and one 200.
+   * settings (`created: false`); other settings, or an owner, are a conflict. It tries to
+   * create first, so of two racing PUTs one creates (201) and the other confirms (200).
    */
-  putRoom(input: AdminRoomInput): { created: boolean; room: AdminRoomView } {
-    const existing = this.rooms.find(input.id);
-    if (existing === undefined) return { created: true, room: this.createRoom(input) };
-    // Settings are fixed at creation: read without a job.
-    const differences = settingsDifferences(existing.settings, input);
-    if (differences.length > 0) throw new RoomSettingsConflictError(input.id, differences);
-    return { created: false, room: adminView(existing.settings) };
+  async putRoom(input: AdminRoomInput): Promise<{ created: boolean; room: AdminRoomView }> {
+    for (;;) {
+      try {
+        return { created: true, room: await this.createRoom(input) };
+      } catch (error) {
+        if (!(error instanceof RoomExistsError)) throw error;
+      }
+      const existing = await this.rooms.settingsOf(input.id);
+      // Closed between the two: try again.
+      if (existing === undefined) continue;
+      const differences = settingsDifferences(existing, input);
+      if (differences.length > 0) throw new RoomSettingsConflictError(input.id, differences);
+      return { created: false, room: adminView(existing) };
+    }
   }
 
   closeRoom(roomId: string): Promise<void> {
@@ -59,25 +70,25 @@ export class AdminService {
 
   /** An online user joins (placed by a game server); joining twice changes nothing. */
   async addMember(roomId: string, userId: string): Promise<void> {
-    const room = this.rooms.get(roomId);
-    const user = this.users.onlineRef(userId);
+    const room = await this.rooms.resolve(roomId);
+    const user = await this.users.onlineRef(userId);
     if (user === undefined) throw new UserOfflineError(userId);
     await room.join(user, { byAdmin: true });
   }
 
   /** The user leaves and loses its invitation; not a member (or offline) is no error. */
   async removeMember(roomId: string, userId: string): Promise<void> {
-    const room = this.rooms.get(roomId);
-    await room.remove(this.users.onlineRef(userId) ?? { id: userId, name: userId });
+    const room = await this.rooms.resolve(roomId);
+    await room.remove((await this.users.onlineRef(userId)) ?? { id: userId, name: userId });
   }
 
-  notice(roomId: string, content: string): Promise<void> {
-    return this.rooms.get(roomId).notice(content);
+  async notice(roomId: string, content: string): Promise<void> {
+    await (await this.rooms.resolve(roomId)).notice(content);
   }
 
   /** Closes every socket of the user; USER_OFFLINE when it has none. */
-  disconnectUser(userId: string): void {
-    if (!this.users.disconnectUser(userId)) throw new UserOfflineError(userId);
+  async disconnectUser(userId: string): Promise<void> {
+    if (!(await this.users.disconnectUser(userId))) throw new UserOfflineError(userId);
   }
 }
 

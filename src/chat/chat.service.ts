@@ -97,12 +97,12 @@ export class ChatService {
 
   async history(user: UserRef, input: ClientEventInput<'room:history'>) {
     const limit = input.limit ?? HISTORY_LIMIT_DEFAULT;
-    const room = this.rooms.get(input.roomId);
+    const room = await this.rooms.resolve(input.roomId);
     return { messages: await room.history(user.id, input.before, limit) };
   }
 
-  listUsers(): ClientEventResult<'user:list'> {
-    return { users: this.users.list() };
+  async listUsers(): Promise<ClientEventResult<'user:list'>> {
+    return { users: await this.users.list() };
   }
 
   /** The user's actor: there from its socket's connect on, so missing only in a race. */

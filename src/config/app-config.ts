@@ -32,6 +32,8 @@ export class AppConfig {
   readonly databaseSchema!: string;
   readonly redisUrl!: string | undefined;
   readonly redisPrefix!: string;
+  readonly clusterLeaseMs!: number;
+  readonly clusterForwardTimeoutMs!: number;
 
   readonly jwtSecret!: string | undefined;
   readonly jwtIssuer!: string | undefined;
@@ -74,6 +76,14 @@ export class AppConfig {
     return this.nodeEnv === 'production';
   }
 
+  /**
+   * Several instances form one chat when they share PostgreSQL and Redis. REDIS_URL on SQLite
+   * or memory only shares broadcasts and the admin transport: those instances are not one chat.
+   */
+  get clusterMode(): boolean {
+    return this.redisUrl !== undefined && this.store === 'postgres';
+  }
+
   get authMode(): 'jwt' | 'open' {
     return this.jwtSecret === undefined ? 'open' : 'jwt';
   }
@@ -100,6 +110,8 @@ export class AppConfig {
       databaseSchema: read.string('DATABASE_SCHEMA', 'public'),
       redisUrl: read.optional('REDIS_URL'),
       redisPrefix: read.string('REDIS_PREFIX', ''),
+      clusterLeaseMs: read.int('CLUSTER_LEASE_MS', 3000, 500, 60_000),
+      clusterForwardTimeoutMs: read.int('CLUSTER_FORWARD_TIMEOUT_MS', 8000, 500, 60_000),
 
       jwtSecret: read.optional('AUTH_JWT_SECRET'),
       jwtIssuer: read.optional('AUTH_JWT_ISSUER'),

@@ -75,9 +75,20 @@ export class UserOfflineError extends ChatError {
 }
 
 export class BusyError extends ChatError {
-  override readonly name = 'BusyError';
+  override readonly name: string = 'BusyError';
   constructor(message = 'the server is busy: retry shortly') {
     super('BUSY', message);
+  }
+}
+
+/**
+ * Cluster mode: the room is served by another instance now. Nothing was done; the command
+ * may go again to the room's new owner (the router does that by itself).
+ */
+export class RoomMovedError extends BusyError {
+  override readonly name = 'RoomMovedError';
+  constructor(roomId: string) {
+    super(`room ${roomId} moved to another instance: retry`);
   }
 }
 

@@ -109,6 +109,23 @@ export class DeliveryService {
     return this.connectedSockets;
   }
 
+  /**
+   * Cluster mode, after Redis came back: broadcasts from other instances missed this
+   * instance's sockets meanwhile. Their connections close under them (a transport close, as
+   * at a shutdown), so the clients come back and join again with `since`.
+   */
+  resync(): number {
+    const server = this.#server;
+    if (server === undefined) return 0;
+    let closed = 0;
+    for (const socket of server.sockets.sockets.values()) {
+      if (socket.rooms.size <= 2) continue; // its own id and its user channel: in no room
+      socket.conn.close();
+      closed++;
+    }
+    return closed;
+  }
+
   /** Puts every socket of the user into the room's channel. */
   joinChannel(userId: string, roomId: string): void {
     this.#io.in(userChannel(userId)).socketsJoin(roomChannel(roomId));

@@ -33,7 +33,7 @@ export class RuntimeMetrics implements OnModuleInit {
       return this.delivery.connectedSockets;
     });
     metrics.gauge('chat_users_online', 'Users online (with a session) on this instance.', () => {
-      return this.users.list().length;
+      return this.users.sessions;
     });
     metrics.gauge('chat_rooms', 'Open rooms.', () => this.rooms.count);
     metrics.counter(

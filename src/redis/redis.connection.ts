@@ -28,12 +28,16 @@ export class RedisConnection implements OnApplicationShutdown {
   readonly #url: string | undefined;
   #commands: Redis | undefined;
   #subscriber: Redis | undefined;
+  /** Cluster mode: a subscriber of the instances' own channels (ClusterBus). */
+  #busSubscriber: Redis | undefined;
+  readonly #cluster: boolean;
   /** Set once both clients were ready: from then on ioredis reconnects by itself. */
   #started = false;
   readonly #errors = new ThrottledWarning(this.#logger);
 
   constructor(config: AppConfig) {
     this.#url = config.redisUrl;
+    this.#cluster = config.clusterMode;
   }
 
   /** Whether REDIS_URL is set. */
@@ -63,6 +67,17 @@ export class RedisConnection implements OnApplicationShutdown {
     return this.#subscriber;
   }
 
+  /** Cluster mode: a client in subscriber mode for the instances' own channels. */
+  get busSubscriber(): Redis {
+    if (this.#busSubscriber === undefined) throw new Error('not in cluster mode');
+    return this.#busSubscriber;
+  }
+
+  /** Whether commands go through now (not during an outage: callers answer BUSY at once). */
+  get ready(): boolean {
+    return this.#commands?.status === 'ready';
+  }
+
   /**
    * Opens both clients; rejects with RedisConnectError when Redis does not answer within
    * 10 s. Later outages are retried for ever (commands wait in ioredis' offline queue for
@@ -89,13 +104,16 @@ export class RedisConnection implements OnApplicationShutdown {
     };
     this.#commands = guardPublish(make('commands'), (error) => this.#reportError('publish', error));
     this.#subscriber = make('subscriber');
-    const clients = [this.#commands, this.#subscriber];
+    if (this.#cluster) this.#busSubscriber = make('cluster-bus');
+    const clients = [this.#commands, this.#subscriber, this.#busSubscriber].filter(
+      (client) => client !== undefined,
+    );
     const deadline = Date.now() + CONNECT_TIMEOUT_MS;
     const results = await Promise.allSettled(clients.map((client) => connectBy(client, deadline)));
     const failed = results.find((result) => result.status === 'rejected');
     if (failed !== undefined) {
       for (const client of clients) if (client.status !== 'end') client.disconnect();
-      this.#commands = this.#subscriber = undefined;
+      this.#commands = this.#subscriber = this.#busSubscriber = undefined;
       // ioredis rejects with "Connection is closed"; the error event said why.
       const reason: unknown = lastError ?? failed.reason;
       throw new RedisConnectError(
@@ -116,8 +134,10 @@ export class RedisConnection implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const clients = [this.#commands, this.#subscriber].filter((c) => c !== undefined);
-    this.#commands = this.#subscriber = undefined;
+    const clients = [this.#commands, this.#subscriber, this.#busSubscriber].filter(
+      (c) => c !== undefined,
+    );
+    this.#commands = this.#subscriber = this.#busSubscriber = undefined;
     await Promise.all(
       clients.map((client) =>
         client.status === 'ready'

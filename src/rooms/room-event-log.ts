@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { ChatMessage } from '../contract/events.js';
 import { BusyError } from '../contract/errors.js';
-import type { MessageStore, SendRecord } from '../store/message-store.js';
+import type { MessageStore, RoomFence, SendRecord } from '../store/message-store.js';
+import { StaleOwnerError } from '../store/store-errors.js';
+import { RoomMovedError } from '../contract/errors.js';
 
 const logger = new Logger('RoomEventLog');
 
@@ -20,6 +22,8 @@ export interface RoomEventLogHost {
   recoverLater(delayMs: number, recover: () => Promise<void>): boolean;
   /** Broadcasts an event found stored that no write of this log answers for. */
   deliverFound(event: ChatMessage): void;
+  /** Cluster mode: a write found a newer owner of the room; the room stops here. */
+  ownerLost(): void;
 }
 
 /** One event handed to the store whose outcome the log does not know yet. */
@@ -105,6 +109,7 @@ export class RoomEventLog {
     send: SendRecord | undefined,
     deliver: () => void,
     onLost?: () => void,
+    fence?: RoomFence,
   ): Promise<void> {
     if (event.seq !== this.#lastSeq + 1) {
       throw new Error(`event seq ${event.seq} does not follow ${this.#lastSeq}`);
@@ -112,8 +117,8 @@ export class RoomEventLog {
     this.#lastSeq = event.seq;
     const written =
       this.writesAfter === undefined
-        ? this.store.appendRoomEvent(event, send)
-        : this.writesAfter.then(() => this.store.appendRoomEvent(event, send));
+        ? this.store.appendRoomEvent(event, send, fence)
+        : this.writesAfter.then(() => this.store.appendRoomEvent(event, send, fence));
     const pending: Pending = {
       event: event as Pending['event'],
       written: written.catch(() => undefined),
@@ -125,6 +130,10 @@ export class RoomEventLog {
     written.then(
       () => this.#settle(pending, true),
       (error: unknown) => {
+        if (error instanceof StaleOwnerError) {
+          this.#ownerLost();
+          return;
+        }
         pending.failure = error instanceof Error ? error : new Error(String(error));
         this.#queueRecovery();
       },
@@ -163,6 +172,17 @@ export class RoomEventLog {
       pending.onLost?.();
       pending.outcome.reject(reason ?? pending.failure ?? new Error('not stored'));
     }
+  }
+
+  /**
+   * Another instance owns the room now: nothing numbered here is or will be stored (every
+   * write carries this owner's epoch), so each sender may send again, to the new owner.
+   */
+  #ownerLost(): void {
+    for (const pending of [...this.#pending]) {
+      this.#settle(pending, false, new RoomMovedError(this.roomId));
+    }
+    this.host.ownerLost();
   }
 
   #queueRecovery(): void {

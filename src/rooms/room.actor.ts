@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { ChatMessage, RoomJoinResult, UserRef } from '../contract/events.js';
-import { ForbiddenError, NotMemberError, RoomNotFoundError } from '../contract/errors.js';
+import {
+  ForbiddenError,
+  NotMemberError,
+  RoomMovedError,
+  RoomNotFoundError,
+} from '../contract/errors.js';
 import { createMessage } from '../contract/messages.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import {
@@ -9,7 +14,14 @@ import {
   NotAcceptingError,
   type TimerHandle,
 } from '../dispatcher/index.js';
-import { sendRecord, type MessageStore, type RoomRecord } from '../store/message-store.js';
+import {
+  sendRecord,
+  type MessageStore,
+  type RoomFence,
+  type RoomRecord,
+} from '../store/message-store.js';
+import { StaleOwnerError } from '../store/store-errors.js';
+import type { RoomHandle } from './room-handle.js';
 import { RoomEventLog } from './room-event-log.js';
 import { RoomMutes } from './room-mutes.js';
 
@@ -30,6 +42,8 @@ export interface MembershipObserver {
   /** The user joined the room: false when it has no session any more (it then leaves again). */
   joined(userId: string, roomId: string): boolean;
   left(userId: string, roomId: string): void;
+  /** Cluster mode: which of these users have a socket on some instance (a takeover asks). */
+  stillOnline(userIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 export interface RoomActorDeps {
@@ -44,6 +58,12 @@ export interface RoomActorDeps {
   maxInvites?: number;
   /** Most bytes of events in one recovery reply; `more: true` tells the client to go on. */
   recoveryBatchBytes?: number;
+  /**
+   * Cluster mode: this instance owns the room with this fencing epoch, every write carries it,
+   * and members are stored with the room. When a write finds a newer owner, `onLost` is told
+   * and the room stops here (its commands go to the new owner).
+   */
+  ownership?: { epoch: number; onLost: (room: RoomActor) => void };
   /**
    * A room with a TTL closed itself after being empty that long (already closed: no member
    * got anything, it had none); `closed` settles once its deletion is written.
@@ -78,6 +98,8 @@ export interface RoomSnapshot {
 export interface RoomStartState {
   lastSeq: number;
   invited: readonly string[];
+  /** Cluster mode: the members stored with the room, when an instance takes it over. */
+  members?: readonly UserRef[];
   /** Settles when the room's row is durable: the first broadcast waits for it. */
   ready: Promise<void>;
   /** Only when the row's write itself had to wait (a room of this id still closing). */
@@ -95,7 +117,7 @@ export interface JoinOptions {
  * Persisted events are pipelined: a job assigns the seq and hands the event to the store
  * without waiting; events are broadcast in seq order once durable, through `#delivered`.
  */
-export class RoomActor extends Actor {
+export class RoomActor extends Actor implements RoomHandle {
   readonly id: string;
   readonly #record: RoomRecord;
   /** The seq, the writes and the ordered broadcast of the room's persisted events. */
@@ -104,6 +126,8 @@ export class RoomActor extends Actor {
   readonly #invited: Set<string>;
   readonly #mutes = new RoomMutes();
   #closed = false;
+  /** Cluster mode: another instance owns the room now; nothing more happens here. */
+  #moved = false;
   /** Set once closed: settles when the room's deletion is written. */
   #closing: Promise<void> | undefined;
   /** Armed while a room with a TTL is empty; see #armExpiry. */
@@ -120,6 +144,7 @@ export class RoomActor extends Actor {
     this.id = record.id;
     this.#record = { ...record };
     this.#invited = new Set(state.invited);
+    for (const member of state.members ?? []) this.#members.set(member.id, member);
     this.#log = new RoomEventLog(
       record.id,
       state.lastSeq,
@@ -136,6 +161,7 @@ export class RoomActor extends Actor {
           return true;
         },
         deliverFound: (event) => deps.delivery.toRoom(this.id, event),
+        ownerLost: () => this.#lostOwnership(),
       },
       state.ready,
       state.writesAfter,
@@ -147,6 +173,11 @@ export class RoomActor extends Actor {
 
   get isPrivate(): boolean {
     return this.#record.private;
+  }
+
+  /** Cluster mode: the fencing epoch this instance owns the room with. */
+  get epoch(): number | undefined {
+    return this.deps.ownership?.epoch;
   }
 
   /** The room's settings: fixed at creation, so readable outside the room's jobs. */
@@ -246,7 +277,7 @@ export class RoomActor extends Actor {
     let invited: Promise<void> | undefined;
     if (byAdmin && this.#record.private && !this.#invited.has(user.id)) {
       this.#invited.add(user.id);
-      invited = this.deps.store.addInvite(this.id, user.id);
+      invited = this.#written(this.deps.store.addInvite(this.id, user.id, this.#fence()));
     }
     let durable = this.#log.settled();
     if (!already) {
@@ -263,6 +294,7 @@ export class RoomActor extends Actor {
         },
         // A join that was never stored never happened: the joiner gets the error, not a seat.
         () => this.enqueue(() => this.#undoJoin(user)),
+        this.#fence({ userId: user.id, name: user.name, joined: true }),
       );
       // The user actor keeps the rooms it is in; if it is already gone, leave again.
       if (!this.deps.membership.joined(user.id, this.id)) this.enqueue(() => this.#leave(user));
@@ -309,11 +341,17 @@ export class RoomActor extends Actor {
       return Promise.resolve();
     }
     const event = this.#event('room_leave', user, content);
-    return this.#log.append(event, undefined, () => {
-      // To the channel first, so the leaver gets its own room_leave.
-      this.deps.delivery.toRoom(this.id, event);
-      this.deps.delivery.leaveChannel(user.id, this.id);
-    });
+    return this.#log.append(
+      event,
+      undefined,
+      () => {
+        // To the channel first, so the leaver gets its own room_leave.
+        this.deps.delivery.toRoom(this.id, event);
+        this.deps.delivery.leaveChannel(user.id, this.id);
+      },
+      undefined,
+      this.#fence({ userId: user.id, name: user.name, joined: false }),
+    );
   }
 
   #invite(byUserId: string, userId: string): Promise<void> | void {
@@ -329,12 +367,12 @@ export class RoomActor extends Actor {
       );
     }
     this.#invited.add(userId);
-    return this.deps.store.addInvite(this.id, userId);
+    return this.#written(this.deps.store.addInvite(this.id, userId, this.#fence()));
   }
 
   #remove(user: UserRef, content: string): Promise<void> {
     const revoked = this.#invited.delete(user.id)
-      ? this.deps.store.removeInvite(this.id, user.id)
+      ? this.#written(this.deps.store.removeInvite(this.id, user.id, this.#fence()))
       : undefined;
     return Promise.all([revoked, this.#leave(user, content)]).then(() => undefined);
   }
@@ -376,7 +414,13 @@ export class RoomActor extends Actor {
     });
     const send = clientMsgId === undefined ? undefined : sendRecord(user.id, clientMsgId, message);
     return this.#log
-      .append(message, send, () => this.deps.delivery.toRoom(this.id, message))
+      .append(
+        message,
+        send,
+        () => this.deps.delivery.toRoom(this.id, message),
+        undefined,
+        this.#fence(),
+      )
       .then(() => message);
   }
 
@@ -424,7 +468,7 @@ export class RoomActor extends Actor {
         for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
         this.deps.delivery.closeChannel(this.id);
       })
-      .then(() => this.deps.store.deleteRoom(this.id));
+      .then(() => this.#written(this.deps.store.deleteRoom(this.id, this.#fence())));
     return this.#closing;
   }
 
@@ -466,7 +510,38 @@ export class RoomActor extends Actor {
   }
 
   #requireOpen(): void {
+    if (this.#moved) throw new RoomMovedError(this.id);
     if (this.#closed) throw new RoomNotFoundError(this.id);
+  }
+
+  /** Cluster mode: what each write carries (the owner's epoch, the member it changes). */
+  #fence(member?: RoomFence['member']): RoomFence | undefined {
+    const ownership = this.deps.ownership;
+    if (ownership === undefined) return undefined;
+    return member === undefined ? { epoch: ownership.epoch } : { epoch: ownership.epoch, member };
+  }
+
+  /** A write of the room; one refused for a newer owner means the room has moved. */
+  #written(write: Promise<void>): Promise<void> {
+    write.catch((error: unknown) => {
+      if (error instanceof StaleOwnerError) this.enqueue(() => this.#lostOwnership());
+    });
+    return write;
+  }
+
+  /** Another instance owns the room now: stop here; its commands go there from now on. */
+  #lostOwnership(): void {
+    if (this.#moved || this.#closed) return;
+    this.#moved = true;
+    this.#disarmExpiry();
+    this.stop();
+    logger.warn(`room ${this.id} moved to another instance: this one stops serving it`);
+    this.deps.ownership?.onLost(this);
+  }
+
+  /** Stops serving the room here because this instance gave it up (a clean stop, a lost lease). */
+  release(): void {
+    this.enqueue(() => this.#lostOwnership());
   }
 
   /** Only the owner moderates, and not itself. */
@@ -492,7 +567,9 @@ export class RoomActor extends Actor {
   /** Queues a job whose answer may settle later; a stopped room answers NOT_FOUND. */
   #request<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.answer(fn).catch((error: unknown) => {
-      if (error instanceof NotAcceptingError && this.stopped) throw new RoomNotFoundError(this.id);
+      if (error instanceof NotAcceptingError && this.stopped) {
+        throw this.#moved ? new RoomMovedError(this.id) : new RoomNotFoundError(this.id);
+      }
       throw error;
     });
   }

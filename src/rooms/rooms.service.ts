@@ -1,220 +1,47 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { RoomCreateInput, RoomSummary, UserRef } from '../contract/events.js';
-import {
-  DefaultRoomError,
-  ForbiddenError,
-  RoomExistsError,
-  RoomNotFoundError,
-} from '../contract/errors.js';
-import { AppConfig } from '../config/app-config.js';
-import { DeliveryService } from '../delivery/delivery.service.js';
-import { DispatcherService } from '../dispatcher/dispatcher.service.js';
-import { MESSAGE_STORE, type MessageStore, type RoomRecord } from '../store/message-store.js';
-import {
-  RoomActor,
-  type MembershipObserver,
-  type RoomSnapshot,
-  type RoomStartState,
-} from './room.actor.js';
+import type {
+  ClientEventResult,
+  RoomCreateInput,
+  RoomSummary,
+  UserRef,
+} from '../contract/events.js';
+import type { RoomRecord } from '../store/message-store.js';
+import type { RoomHandle } from './room-handle.js';
+import type { MembershipObserver, RoomSettings, RoomSnapshot } from './room.actor.js';
 
 /**
- * The directory of rooms: one RoomActor per room, found by id. Creating and closing change
- * the directory synchronously, so two creates of one id cannot both succeed.
+ * The directory of rooms. One instance on its own (LocalRoomsService) serves every room
+ * itself; in cluster mode (ClusterRoomsService) each room is served by one owner instance
+ * and the others send it their commands. Either way a room is found by id and acted on
+ * through its RoomHandle.
  */
-@Injectable()
-export class RoomsService implements OnModuleInit {
-  readonly #logger = new Logger(RoomsService.name);
-  readonly #rooms = new Map<string, RoomActor>();
-  /** Rooms whose close is still being written: a new room of that id waits for it. */
-  readonly #closing = new Map<string, Promise<void>>();
-  /** Open rooms per owner: room:create stops at MAX_ROOMS_PER_USER of them. */
-  readonly #owned = new Map<string, number>();
-  /** The users' side, told of membership the rooms decide (see observeMembership). */
-  #observer: MembershipObserver | undefined;
-  readonly #membership: MembershipObserver = {
-    joined: (userId, roomId) => this.#observer?.joined(userId, roomId) ?? false,
-    left: (userId, roomId) => this.#observer?.left(userId, roomId),
-  };
-
-  constructor(
-    private readonly dispatcher: DispatcherService,
-    private readonly delivery: DeliveryService,
-    private readonly config: AppConfig,
-    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
-  ) {}
-
+export abstract class RoomsService {
   /** The users' side (UsersService) registers here: rooms know nothing else of users. */
-  observeMembership(observer: MembershipObserver): void {
-    this.#observer = observer;
-  }
+  abstract observeMembership(observer: MembershipObserver): void;
 
-  async onModuleInit(): Promise<void> {
-    for (const stored of await this.store.loadRooms()) {
-      this.#add(stored, {
-        lastSeq: stored.lastSeq,
-        invited: stored.invited,
-        ready: Promise.resolve(),
-      });
-    }
-    for (const id of this.config.defaultRooms) {
-      if (!this.#rooms.has(id)) this.#create({ id, name: id, private: false });
-    }
-    this.#logger.log(
-      `${this.#rooms.size} rooms ready (default: ${this.config.defaultRooms.join(', ')})`,
-    );
-  }
-
-  /** Rooms a user may see: public ones and the private ones it is in. */
-  async list(userId: string): Promise<RoomSummary[]> {
-    const views = await Promise.all(
-      [...this.#rooms.values()].map((room) => room.summary(userId).catch(() => undefined)),
-    );
-    return views
-      .filter((view) => view !== undefined && view.visible)
-      .map((view) => ({
-        id: view!.id,
-        name: view!.name,
-        members: view!.members,
-        private: view!.private,
-      }));
-  }
+  /** The room to act on; NOT_FOUND when there is none of that id. */
+  abstract resolve(roomId: string): Promise<RoomHandle>;
 
   /** room:create: the creator owns the room and joins it (its room_join is seq 1). */
-  async create(
+  abstract create(
     creator: UserRef,
     input: RoomCreateInput,
-  ): Promise<{ room: { id: string; name: string; private: boolean } }> {
-    const owned = this.#owned.get(creator.id) ?? 0;
-    if (owned >= this.config.maxRoomsPerUser) {
-      throw new ForbiddenError(
-        `you own ${owned} open rooms, the most allowed (an administrator can close some)`,
-      );
-    }
-    const room = this.#create({
-      id: input.roomId,
-      name: input.name ?? input.roomId,
-      private: input.private ?? false,
-      owner: creator.id,
-    });
-    await room.join(creator);
-    return {
-      room: { id: input.roomId, name: input.name ?? input.roomId, private: room.isPrivate },
-    };
-  }
+  ): Promise<ClientEventResult<'room:create'>>;
 
   /** A room with no owner (the admin API); ALREADY_EXISTS when the id is taken. */
-  createRoom(settings: Omit<RoomRecord, 'createdAt'>): RoomActor {
-    return this.#create(settings);
-  }
+  abstract createRoom(settings: Omit<RoomRecord, 'createdAt'>): Promise<RoomSettings>;
+
+  /** A room's settings (fixed at creation); undefined when there is no such room. */
+  abstract settingsOf(roomId: string): Promise<RoomSettings | undefined>;
 
   /** Closes a room: members get room_leave; its id may be created again, from seq 1. */
-  close(roomId: string): Promise<void> {
-    const room = this.get(roomId);
-    if (this.config.defaultRooms.includes(roomId)) throw new DefaultRoomError(roomId);
-    this.#forget(room);
-    const closed = room.close();
-    this.#noteClosing(roomId, closed);
-    return closed;
-  }
+  abstract close(roomId: string): Promise<void>;
 
-  async snapshot(): Promise<RoomSnapshot[]> {
-    const rooms = await Promise.all(
-      [...this.#rooms.values()].map((room) => room.snapshot().catch(() => undefined)),
-    );
-    return rooms.filter((room): room is RoomSnapshot => room !== undefined);
-  }
+  /** Rooms a user may see: public ones and the private ones it is in. */
+  abstract list(userId: string): Promise<RoomSummary[]>;
 
-  /** The room; NOT_FOUND when there is none of that id. */
-  get(roomId: string): RoomActor {
-    const room = this.#rooms.get(roomId);
-    if (room === undefined) throw new RoomNotFoundError(roomId);
-    return room;
-  }
+  /** Every room with its members (the admin snapshot). */
+  abstract snapshot(): Promise<RoomSnapshot[]>;
 
-  /** The room, when there is one of that id. */
-  find(roomId: string): RoomActor | undefined {
-    return this.#rooms.get(roomId);
-  }
-
-  get count(): number {
-    return this.#rooms.size;
-  }
-
-  #create(input: Omit<RoomRecord, 'createdAt'>): RoomActor {
-    if (this.#rooms.has(input.id)) throw new RoomExistsError(input.id);
-    const record: RoomRecord = { ...input, createdAt: new Date().toISOString() };
-    if (record.owner === undefined) delete record.owner;
-    // Every later event of the room is written after the room itself, and after the
-    // deletion of a closed room of the same id.
-    const closing = this.#closing.get(record.id);
-    const ready =
-      closing === undefined
-        ? this.store.createRoom(record)
-        : closing.then(() => this.store.createRoom(record));
-    const room = this.#add(record, {
-      lastSeq: 0,
-      invited: [],
-      ready,
-      writesAfter: closing === undefined ? undefined : ready,
-    });
-    ready.catch((error: unknown) => {
-      this.#logger.error(`room ${record.id} could not be stored: ${String(error)}`);
-      if (this.#rooms.get(record.id) === room) {
-        this.#forget(room);
-        room.stop();
-      }
-    });
-    return room;
-  }
-
-  #add(record: RoomRecord, state: RoomStartState): RoomActor {
-    // Default rooms are never closed, whatever TTL a room of that id was stored with.
-    if (record.ttlSeconds !== undefined && this.config.defaultRooms.includes(record.id)) {
-      record = { ...record };
-      delete record.ttlSeconds;
-    }
-    const room = new RoomActor(record, state, {
-      dispatcher: this.dispatcher,
-      delivery: this.delivery,
-      store: this.store,
-      membership: this.#membership,
-      noticeIntervalMs: this.config.roomNoticeIntervalMs,
-      maxMembers: this.config.maxMembersPerRoom,
-      maxInvites: this.config.maxInvitesPerRoom,
-      recoveryBatchBytes: this.config.recoveryBatchBytes,
-      onExpired: (expired, closed) => this.#expired(expired, closed),
-    });
-    this.#rooms.set(record.id, room);
-    const { owner } = record;
-    if (owner !== undefined) this.#owned.set(owner, (this.#owned.get(owner) ?? 0) + 1);
-    return room;
-  }
-
-  /** A room with a TTL closed itself (from its own job), exactly as DELETE would. */
-  #expired(room: RoomActor, closed: Promise<void>): void {
-    // Not in the directory: a DELETE already took it out and waits on the same close.
-    if (this.#rooms.get(room.id) !== room) return;
-    this.#forget(room);
-    this.#noteClosing(room.id, closed);
-    this.#logger.log(`room ${room.id} closed: empty for ${room.settings.ttlSeconds} s`);
-  }
-
-  /** Takes a closed (or never stored) room out of the directory and its owner's count. */
-  #forget(room: RoomActor): void {
-    this.#rooms.delete(room.id);
-    const { owner } = room.settings;
-    if (owner === undefined) return;
-    const owned = (this.#owned.get(owner) ?? 1) - 1;
-    if (owned > 0) this.#owned.set(owner, owned);
-    else this.#owned.delete(owner);
-  }
-
-  /** A new room of this id writes its row only once the old one's deletion is written. */
-  #noteClosing(roomId: string, closed: Promise<void>): void {
-    const settled = closed.catch(() => undefined);
-    this.#closing.set(roomId, settled);
-    void settled.then(() => {
-      if (this.#closing.get(roomId) === settled) this.#closing.delete(roomId);
-    });
-  }
+  /** Rooms served by this instance (a metric). */
+  abstract get count(): number;
 }

@@ -31,7 +31,7 @@ export class StatsReporter extends Actor implements OnApplicationBootstrap {
     this.#lastExecuted = metrics.jobsExecuted;
     const perSecond = Math.round((jobs * 1000) / intervalMs);
     this.#logger.log(
-      `users ${this.users.list().length}, rooms ${this.rooms.count}, ` +
+      `users ${this.users.sessions}, rooms ${this.rooms.count}, ` +
         `jobs ${metrics.jobsExecuted} (+${perSecond}/s), failed ${metrics.jobsFailed}, ` +
         `dropped ${metrics.jobsDropped}, queued ${metrics.jobsQueued}`,
     );

@@ -1,6 +1,6 @@
 import type { ChatMessage } from '../contract/events.js';
 import { GroupCommitter, type BatchOutcome, type GroupCommitStats } from './group-commit.js';
-import type { RoomRecord, SendRecord, WriteBatchObserver } from './message-store.js';
+import type { RoomFence, RoomRecord, SendRecord, WriteBatchObserver } from './message-store.js';
 import { eventOp, memoOp, sendRow, type WriteOp } from './write-ops.js';
 
 /**
@@ -21,6 +21,10 @@ export abstract class GroupCommittedStore {
     return this.writes.stats;
   }
 
+  flush(): Promise<void> {
+    return this.writes.flush();
+  }
+
   observeWrites(observer: WriteBatchObserver): void {
     this.writes.observer = observer;
   }
@@ -29,20 +33,20 @@ export abstract class GroupCommittedStore {
     return this.writes.submit({ kind: 'room', room });
   }
 
-  deleteRoom(roomId: string): Promise<void> {
-    return this.writes.submit({ kind: 'deleteRoom', roomId });
+  deleteRoom(roomId: string, fence?: RoomFence): Promise<void> {
+    return this.writes.submit({ kind: 'deleteRoom', roomId, epoch: fence?.epoch });
   }
 
-  addInvite(roomId: string, userId: string): Promise<void> {
-    return this.writes.submit({ kind: 'invite', roomId, userId });
+  addInvite(roomId: string, userId: string, fence?: RoomFence): Promise<void> {
+    return this.writes.submit({ kind: 'invite', roomId, userId, epoch: fence?.epoch });
   }
 
-  removeInvite(roomId: string, userId: string): Promise<void> {
-    return this.writes.submit({ kind: 'uninvite', roomId, userId });
+  removeInvite(roomId: string, userId: string, fence?: RoomFence): Promise<void> {
+    return this.writes.submit({ kind: 'uninvite', roomId, userId, epoch: fence?.epoch });
   }
 
-  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void> {
-    return this.writes.submit(eventOp(event, send));
+  appendRoomEvent(event: ChatMessage, send?: SendRecord, fence?: RoomFence): Promise<void> {
+    return this.writes.submit(eventOp(event, send, fence));
   }
 
   recordSend(send: SendRecord): Promise<void> {

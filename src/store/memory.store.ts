@@ -38,6 +38,7 @@ export class MemoryStore implements MessageStore {
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
+  async flush(): Promise<void> {}
   /** Process memory always answers. */
   async ping(): Promise<void> {}
 

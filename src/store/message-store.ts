@@ -18,6 +18,16 @@ export interface StoredRoom extends RoomRecord {
   invited: string[];
 }
 
+/**
+ * Cluster mode: what a room's owner adds to each of its writes. The store refuses the write
+ * (StaleOwnerError) when the room's owner epoch has moved on; an event may add or remove a
+ * stored member. Single-instance stores ignore it.
+ */
+export interface RoomFence {
+  epoch?: number;
+  member?: { userId: string; name: string; joined: boolean };
+}
+
 /** The first answer to a send with a clientMsgId, replayed on every retry. */
 export interface SendRecord {
   userId: string;
@@ -84,6 +94,8 @@ export interface MessageStore {
 
   init(): Promise<void>;
   close(): Promise<void>;
+  /** Settles once every write submitted so far is durable or failed. */
+  flush(): Promise<void>;
   /**
    * Resolves when the store takes writes now (readiness): durable stores commit a small probe
    * write in turn with the other writes; rejects with the reason it does not.
@@ -95,12 +107,12 @@ export interface MessageStore {
   loadRooms(): Promise<StoredRoom[]>;
   createRoom(room: RoomRecord): Promise<void>;
   /** Removes the room with its history and invitations: its id can start afresh. */
-  deleteRoom(roomId: string): Promise<void>;
-  addInvite(roomId: string, userId: string): Promise<void>;
-  removeInvite(roomId: string, userId: string): Promise<void>;
+  deleteRoom(roomId: string, fence?: RoomFence): Promise<void>;
+  addInvite(roomId: string, userId: string, fence?: RoomFence): Promise<void>;
+  removeInvite(roomId: string, userId: string, fence?: RoomFence): Promise<void>;
 
   /** A persisted room event (room_chat, room_join, room_leave), with the send it answers. */
-  appendRoomEvent(event: ChatMessage, send?: SendRecord): Promise<void>;
+  appendRoomEvent(event: ChatMessage, send?: SendRecord, fence?: RoomFence): Promise<void>;
   /** Events with since < seq <= upTo, oldest first; all of them unless a budget cuts the page. */
   eventsAfter(
     roomId: string,

@@ -1,5 +1,12 @@
 import type { ChatMessage } from '../contract/events.js';
-import type { RoomRecord, SendRecord } from './message-store.js';
+import type { RoomFence, RoomRecord, SendRecord } from './message-store.js';
+
+/** A room_join adds its user to the stored members, a room_leave removes it (cluster mode). */
+export interface MemberChange {
+  userId: string;
+  name: string;
+  joined: boolean;
+}
 
 /** A send record as a row: the first answer kept as JSON. */
 export interface SendRow {
@@ -15,11 +22,20 @@ export interface SendRow {
  * writer applies. Plain data, so it can cross to a worker thread.
  */
 export type WriteOp =
-  | { kind: 'room'; room: RoomRecord }
-  | { kind: 'deleteRoom'; roomId: string }
-  | { kind: 'invite'; roomId: string; userId: string }
-  | { kind: 'uninvite'; roomId: string; userId: string }
-  | { kind: 'event'; roomId: string; seq: number; body: string; send: SendRow | null }
+  | { kind: 'room'; room: RoomRecord; ownerInstance?: string }
+  | { kind: 'deleteRoom'; roomId: string; epoch?: number | undefined }
+  | { kind: 'invite'; roomId: string; userId: string; epoch?: number | undefined }
+  | { kind: 'uninvite'; roomId: string; userId: string; epoch?: number | undefined }
+  | {
+      kind: 'event';
+      roomId: string;
+      seq: number;
+      body: string;
+      send: SendRow | null;
+      /** Cluster mode: the owner's fencing epoch, and the member the event adds or removes. */
+      epoch?: number;
+      member?: MemberChange;
+    }
   | { kind: 'send'; send: SendRow }
   | {
       kind: 'memo';
@@ -44,17 +60,20 @@ export function sendRow(send: SendRecord | undefined): SendRow | null {
   };
 }
 
-export function eventOp(event: ChatMessage, send?: SendRecord): WriteOp {
+export function eventOp(event: ChatMessage, send?: SendRecord, fence?: RoomFence): WriteOp {
   if (event.roomId === undefined || event.seq === undefined) {
     throw new Error('a room event needs a roomId and a seq');
   }
-  return {
+  const op: WriteOp = {
     kind: 'event',
     roomId: event.roomId,
     seq: event.seq,
     body: JSON.stringify(event),
     send: sendRow(send),
   };
+  if (fence?.epoch !== undefined) op.epoch = fence.epoch;
+  if (fence?.member !== undefined) op.member = fence.member;
+  return op;
 }
 
 export function memoOp(memo: ChatMessage, send?: SendRecord): WriteOp {

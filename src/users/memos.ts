@@ -11,12 +11,17 @@ const MEMO_PAGE = 100;
 
 const logger = new Logger('Memos');
 
+/** Where an outbox reads the memos it delivers: the store, or (cluster) claims of them. */
+export interface MemoSource {
+  pendingMemos(userId: string, after: number, limit: number): Promise<PendingMemo[]>;
+}
+
 /** What sending a memo needs to know of the recipient. */
 export interface MemoRecipients {
   /** The user when a message sent now reaches one of its sockets. */
-  reachableRef(userId: string): UserRef | undefined;
+  reachableRef(userId: string): Promise<UserRef | undefined>;
   /** The user while it has an online session (also during its presence grace). */
-  onlineRef(userId: string): UserRef | undefined;
+  onlineRef(userId: string): Promise<UserRef | undefined>;
   /** Delivers what is stored for the user, when it has a session here. */
   flushMemos(userId: string): void;
 }
@@ -34,10 +39,10 @@ export async function sendMemo(
   content: string,
   clientMsgId: string | undefined,
 ): Promise<SendResult> {
-  const online = deps.recipients.reachableRef(to);
+  const online = await deps.recipients.reachableRef(to);
   const message = createMessage('instant_message', {
     sender: from,
-    recipient: online ?? deps.recipients.onlineRef(to) ?? { id: to, name: to },
+    recipient: online ?? (await deps.recipients.onlineRef(to)) ?? { id: to, name: to },
     content,
   });
   const delivered = online !== undefined;
@@ -128,6 +133,7 @@ export class MemoOutbox {
 
   constructor(
     private readonly userId: string,
+    private readonly source: MemoSource,
     private readonly store: MessageStore,
     private readonly delivery: DeliveryService,
     private readonly deletions: MemoDeletions,
@@ -161,7 +167,7 @@ export class MemoOutbox {
     let after = 0;
     for (;;) {
       await this.deletions.settled(this.userId);
-      const page = await this.store.pendingMemos(this.userId, after, MEMO_PAGE);
+      const page = await this.source.pendingMemos(this.userId, after, MEMO_PAGE);
       if (page.length === 0) return;
       const sent = await this.host.inActor(() => this.#emit(page));
       if (sent === undefined) return; // no socket left

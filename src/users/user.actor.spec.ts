@@ -4,7 +4,7 @@ import { RoomNotFoundError } from '../contract/errors.js';
 import { createMessage } from '../contract/messages.js';
 import { RecordingDelivery } from '../delivery/testing/recording-delivery.js';
 import { Dispatcher } from '../dispatcher/index.js';
-import type { RoomActor } from '../rooms/room.actor.js';
+import type { RoomHandle } from '../rooms/room-handle.js';
 import { MemoryStore } from '../store/memory.store.js';
 import { MemoDeletions } from './memos.js';
 import {
@@ -18,16 +18,12 @@ const alice: UserRef = { id: 'alice', name: 'Alice' };
 
 class RecordingDirectory implements UserDirectory {
   readonly events: string[] = [];
-  presenceToEveryone = true;
-  online(user: UserRef): void {
-    this.events.push(`online ${user.id}`);
-  }
-  broadcastsPresence(): boolean {
-    return this.presenceToEveryone;
+  arrived(user: UserRef): void {
+    this.events.push(`arrived ${user.id}`);
   }
   reachable(): void {}
-  offline(user: UserRef): void {
-    this.events.push(`offline ${user.id}`);
+  departed(user: UserRef, roomIds: readonly string[]): void {
+    this.events.push(`departed ${user.id} [${roomIds.join(',')}]`);
   }
   retired(actor: UserActor): void {
     this.events.push(`retired ${actor.ref.id}`);
@@ -35,10 +31,10 @@ class RecordingDirectory implements UserDirectory {
   reconnect(socketId: string): void {
     this.events.push(`reconnect ${socketId}`);
   }
-  reachableRef(): UserRef | undefined {
+  async reachableRef(): Promise<UserRef | undefined> {
     return undefined;
   }
-  onlineRef(): UserRef | undefined {
+  async onlineRef(): Promise<UserRef | undefined> {
     return undefined;
   }
   flushMemos(): void {}
@@ -50,14 +46,8 @@ class FakeRooms implements RoomDirectory {
   post: (content: string) => Promise<ChatMessage> = async (content) =>
     createMessage('room_chat', { roomId: 'general', seq: 1, sender: alice, content });
 
-  get(roomId: string): RoomActor {
-    const room = this.find(roomId);
-    if (room === undefined) throw new RoomNotFoundError(roomId);
-    return room;
-  }
-
-  find(roomId: string): RoomActor | undefined {
-    if (roomId === 'nowhere') return undefined;
+  async resolve(roomId: string): Promise<RoomHandle> {
+    if (roomId === 'nowhere') throw new RoomNotFoundError(roomId);
     const record = (call: string) => async () => void this.calls.push(`${call} ${roomId}`);
     return {
       post: (_user: UserRef, content: string) => {
@@ -68,7 +58,7 @@ class FakeRooms implements RoomDirectory {
       leave: record('leave'),
       invite: record('invite'),
       typing: record('typing'),
-    } as unknown as RoomActor;
+    } as unknown as RoomHandle;
   }
 
   create(): ReturnType<RoomDirectory['create']> {
@@ -122,30 +112,20 @@ describe(UserActor.name, () => {
     await dispatcher.close(1000);
   });
 
-  it('should come online with its first socket and go offline with its last, leaving its rooms', async () => {
+  it('should arrive with its first socket and depart with its last, with the rooms it was in', async () => {
     const sut = makeUser();
     sut.attach('s1');
     sut.attach('s2');
     sut.noteJoined('general');
     sut.detach('s1');
     await dispatcher.drain();
-    expect(directory.events).toEqual(['online alice']);
+    expect(directory.events).toEqual(['arrived alice']);
     sut.detach('s2');
     await dispatcher.drain();
-    expect(directory.events).toEqual(['online alice', 'offline alice', 'retired alice']);
-    expect(rooms.calls).toEqual(['leave general']);
-    expect(delivery.toEveryone.map((m) => m.type)).toEqual(['user_connect', 'user_disconnect']);
-  });
-
-  it('should tell only itself of its connect when presence is not broadcast', async () => {
-    directory.presenceToEveryone = false;
-    const sut = makeUser();
-    sut.attach('s1');
-    sut.detach('s1');
-    await dispatcher.drain();
-    expect(delivery.toEveryone).toEqual([]);
-    expect(delivery.toUsers.map((d) => [d.userIds, d.message.type])).toEqual([
-      [['alice'], 'user_connect'],
+    expect(directory.events).toEqual([
+      'arrived alice',
+      'departed alice [general]',
+      'retired alice',
     ]);
   });
 
@@ -157,10 +137,10 @@ describe(UserActor.name, () => {
     await jest.advanceTimersByTimeAsync(500);
     sut.attach('s2');
     await jest.advanceTimersByTimeAsync(2000);
-    expect(directory.events).toEqual(['online alice']);
+    expect(directory.events).toEqual(['arrived alice']);
     sut.detach('s2');
     await jest.advanceTimersByTimeAsync(1000);
-    expect(directory.events).toContain('offline alice');
+    expect(directory.events).toContain('departed alice []');
   });
 
   it('should allow a burst of sends, then answer RATE_LIMITED before looking the room up', async () => {

@@ -5,7 +5,12 @@ import type {
   RoomJoinResult,
   UserRef,
 } from '../contract/events.js';
-import { ForbiddenError, RateLimitedError, UserOfflineError } from '../contract/errors.js';
+import {
+  ForbiddenError,
+  RateLimitedError,
+  RoomNotFoundError,
+  UserOfflineError,
+} from '../contract/errors.js';
 import { createMessage } from '../contract/messages.js';
 import { TokenBucket } from '../common/token-bucket.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
@@ -18,8 +23,10 @@ import {
   type MemoDeletions,
   type MemoOutboxSettings,
   type MemoRecipients,
+  type MemoSource,
 } from './memos.js';
-import { SendLedger, type SendResult } from './send-ledger.js';
+import { SendLedger, type SendClaims, type SendResult } from './send-ledger.js';
+import type { RateKind, SharedRates } from './shared-rates.js';
 
 export interface UserSnapshot {
   id: string;
@@ -42,21 +49,29 @@ export interface UserSettings extends MemoOutboxSettings {
 
 /** What a user actor needs of the directory of users (UsersService). */
 export interface UserDirectory extends MemoRecipients {
-  online(user: UserRef): void;
-  /** Whether presence goes to every online user now, or only to the subject (at scale). */
-  broadcastsPresence(): boolean;
-  /** Whether the user has at least one socket now (false during presence grace). */
+  /** The user's first socket here: the directory announces it when it is the first anywhere. */
+  arrived(user: UserRef): void;
+  /** Whether the user has at least one socket here now (false during presence grace). */
   reachable(user: UserRef, reachable: boolean): void;
-  /** The user went offline (its rooms are left already). */
-  offline(user: UserRef): void;
+  /**
+   * The user's last socket here is gone and its grace over: when it has none anywhere either,
+   * the directory announces it and the user leaves its rooms (`roomIds` and any others).
+   */
+  departed(user: UserRef, roomIds: readonly string[]): void;
   /** The actor stopped for good; a later connect gets a fresh actor. */
   retired(actor: UserActor): void;
   /** A socket reached an actor that had already retired: connect it afresh. */
   reconnect(socketId: string, user: UserRef): void;
+  /** Cluster mode: the rooms the user is in, for its first socket on this instance. */
+  roomsOf?(userId: string): Promise<readonly string[]>;
+  /** Cluster mode: whether the user was active on any instance within the last `ms`. */
+  activeWithin?(userId: string, ms: number): Promise<boolean>;
+  /** Cluster mode: the user did something here now. */
+  active?(userId: string): void;
 }
 
-/** The rooms a user actor acts on: looked up by id (NOT_FOUND), or made (room:create). */
-export type RoomDirectory = Pick<RoomsService, 'get' | 'find' | 'create'>;
+/** The rooms a user actor acts on: found by id (NOT_FOUND), or made (room:create). */
+export type RoomDirectory = Pick<RoomsService, 'resolve' | 'create'>;
 
 export interface UserActorDeps {
   dispatcher: Dispatcher;
@@ -67,6 +82,12 @@ export interface UserActorDeps {
   /** Shared by every user's outbox (see MemoDeletions). */
   memoDeletions: MemoDeletions;
   settings: UserSettings;
+  /** Cluster mode: the user's rates, counted across instances (else buckets of its own). */
+  sharedRates?: SharedRates;
+  /** Cluster mode: where the outbox reads memos (claimed by this instance while delivered). */
+  memoSource?: MemoSource;
+  /** Cluster mode: clientMsgIds claimed across instances while their send is in flight. */
+  sendClaims?: SendClaims;
 }
 
 type Phase = 'new' | 'online' | 'grace' | 'offline';
@@ -90,11 +111,9 @@ export class UserActor extends Actor {
   readonly #rooms = new Set<string>();
   #lastActivity = Date.now();
   #forcedOffline = false;
-  /** Whether everyone was told of this user's connect: then everyone hears of its disconnect. */
-  #announcedToEveryone = false;
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
-  readonly #sendBucket: TokenBucket;
+  #sendBucket: TokenBucket | undefined;
   /** Made on the first kick or mute: most users never moderate. */
   #moderationBucket: TokenBucket | undefined;
   /** Made on the first join, leave, invitation or typing. */
@@ -108,11 +127,10 @@ export class UserActor extends Actor {
   ) {
     super(deps.dispatcher, { name: `user:${user.id}` });
     this.ref = Object.freeze({ ...user });
-    const { rateLimitBurst, rateLimitPerSecond } = deps.settings;
-    this.#sendBucket = new TokenBucket(rateLimitBurst, rateLimitPerSecond);
-    this.#ledger = new SendLedger(user.id, deps.store);
+    this.#ledger = new SendLedger(user.id, deps.store, deps.sendClaims);
     this.#memos = new MemoOutbox(
       user.id,
+      deps.memoSource ?? deps.store,
       deps.store,
       deps.delivery,
       deps.memoDeletions,
@@ -140,6 +158,7 @@ export class UserActor extends Actor {
   touch(): void {
     this.enqueue(() => {
       this.#lastActivity = Date.now();
+      this.deps.directory.active?.(this.ref.id);
     });
   }
 
@@ -149,6 +168,11 @@ export class UserActor extends Actor {
       this.#forcedOffline = true;
       this.deps.delivery.disconnectUser(this.ref.id);
     });
+  }
+
+  /** Sockets of the user on this instance. */
+  socketCount(): Promise<number> {
+    return this.ask(() => this.#sockets.size);
   }
 
   snapshot(): Promise<UserSnapshot> {
@@ -205,30 +229,30 @@ export class UserActor extends Actor {
   }
 
   invite(roomId: string, userId: string): Promise<void> {
-    return this.answer(() => {
-      this.#chargeActivity();
-      return this.deps.rooms.get(roomId).invite(this.ref.id, userId);
+    return this.answer(async () => {
+      await this.#charge('activity');
+      return (await this.deps.rooms.resolve(roomId)).invite(this.ref.id, userId);
     });
   }
 
   typing(roomId: string): Promise<void> {
-    return this.answer(() => {
-      this.#chargeActivity();
-      return this.deps.rooms.get(roomId).typing(this.ref);
+    return this.answer(async () => {
+      await this.#charge('activity');
+      return (await this.deps.rooms.resolve(roomId)).typing(this.ref);
     });
   }
 
   kick(roomId: string, userId: string): Promise<void> {
-    return this.answer(() => {
-      this.#chargeModeration();
-      return this.deps.rooms.get(roomId).kick(this.ref.id, userId);
+    return this.answer(async () => {
+      await this.#charge('moderation');
+      return (await this.deps.rooms.resolve(roomId)).kick(this.ref.id, userId);
     });
   }
 
   mute(roomId: string, userId: string, seconds: number): Promise<{ mutedUntil?: string }> {
-    return this.answer(() => {
-      this.#chargeModeration();
-      return this.deps.rooms.get(roomId).mute(this.ref.id, userId, seconds);
+    return this.answer(async () => {
+      await this.#charge('moderation');
+      return (await this.deps.rooms.resolve(roomId)).mute(this.ref.id, userId, seconds);
     });
   }
 
@@ -261,10 +285,9 @@ export class UserActor extends Actor {
       this.#phase = 'online';
     } else if (this.#phase === 'new') {
       this.#phase = 'online';
-      this.deps.directory.online(this.ref);
-      this.#announcedToEveryone = this.deps.directory.broadcastsPresence();
-      this.#announce('user_connect', `${this.ref.name} connected`, this.#announcedToEveryone);
+      this.deps.directory.arrived(this.ref);
       this.#startIdleScan();
+      this.#loadRooms();
     }
     // Stored memos go to every socket that does not have them yet, this one included.
     this.#memos.flush();
@@ -287,26 +310,12 @@ export class UserActor extends Actor {
   #goOffline(): void {
     this.#phase = 'offline';
     this.#idleScan?.cancel();
-    // Counted with the subject still online, as its connect was.
-    const toEveryone = this.#announcedToEveryone || this.deps.directory.broadcastsPresence();
-    // Membership lasts for the online session: every room is left, each with a room_leave.
-    for (const roomId of this.#rooms) this.#leaveWhenGone(roomId);
+    // Membership lasts for the online session: the directory has every room left.
+    const rooms = [...this.#rooms];
     this.#rooms.clear();
-    this.deps.directory.offline(this.ref);
-    this.#announce('user_disconnect', `${this.ref.name} disconnected`, toEveryone);
+    this.deps.directory.departed(this.ref, rooms);
     this.stop();
     this.deps.directory.retired(this);
-  }
-
-  /**
-   * Presence to every online user costs N deliveries a connect, N² for a connect storm;
-   * past PRESENCE_BROADCAST_MAX_USERS online users (when set) only the subject hears of
-   * its own connect.
-   */
-  #announce(type: 'user_connect' | 'user_disconnect', content: string, toEveryone: boolean): void {
-    const message = createMessage(type, { user: this.ref, content });
-    if (toEveryone) this.deps.delivery.toEveryone(message);
-    else if (type === 'user_connect') this.deps.delivery.toUsers([this.ref.id], message);
   }
 
   #startIdleScan(): void {
@@ -315,14 +324,40 @@ export class UserActor extends Actor {
     const every = Math.min(10_000, Math.max(25, Math.floor(timeout / 4)));
     this.#idleScan = this.every(every, () => {
       if (
-        this.#phase === 'online' &&
-        !this.#forcedOffline &&
-        Date.now() - this.#lastActivity >= timeout
+        this.#phase !== 'online' ||
+        this.#forcedOffline ||
+        Date.now() - this.#lastActivity < timeout
       ) {
-        this.#forcedOffline = true;
-        this.deps.delivery.disconnectUser(this.ref.id);
+        return;
       }
+      const elsewhere = this.deps.directory.activeWithin?.(this.ref.id, timeout);
+      if (elsewhere === undefined) return this.#idleOut();
+      // Active on another instance: not idle (cluster mode).
+      void elsewhere.then(
+        (active) => !active && this.enqueue(() => this.#idleOut()),
+        () => undefined,
+      );
     });
+  }
+
+  #idleOut(): void {
+    if (this.#phase !== 'online' || this.#forcedOffline) return;
+    this.#forcedOffline = true;
+    this.deps.delivery.disconnectUser(this.ref.id);
+  }
+
+  /** Cluster mode: a user's first socket here learns the rooms it is in on other instances. */
+  #loadRooms(): void {
+    const loading = this.deps.directory.roomsOf?.(this.ref.id);
+    loading?.then(
+      (roomIds) =>
+        this.enqueue(() => {
+          const fresh = roomIds.filter((roomId) => !this.#rooms.has(roomId));
+          for (const roomId of fresh) this.#rooms.add(roomId);
+          for (const socketId of this.#sockets) this.deps.delivery.joinSocket(socketId, fresh);
+        }),
+      (error: unknown) => logger.warn(`rooms of ${this.ref.id} not loaded: ${String(error)}`),
+    );
   }
 
   // ---- job bodies: sends --------------------------------------------------------------------
@@ -336,58 +371,53 @@ export class UserActor extends Actor {
     return this.answer(() => this.#ledger.once(clientMsgId, send));
   }
 
-  #postToRoom(roomId: string, content: string, clientMsgId?: string): Promise<SendResult> {
-    this.#chargeSend();
-    return this.deps.rooms
-      .get(roomId)
-      .post(this.ref, content, clientMsgId)
-      .then((message) => ({ message }));
+  async #postToRoom(roomId: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    await this.#charge('send');
+    const room = await this.deps.rooms.resolve(roomId);
+    return { message: await room.post(this.ref, content, clientMsgId) };
   }
 
-  #sendPrivate(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
-    this.#chargeSend();
+  async #sendPrivate(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    await this.#charge('send');
     // USER_OFFLINE when `to` has no socket, also while its presence grace runs.
-    const recipient = this.deps.directory.reachableRef(to);
+    const recipient = await this.deps.directory.reachableRef(to);
     if (recipient === undefined) throw new UserOfflineError(to);
     const message = createMessage('private_chat', { sender: this.ref, recipient, content });
     // Live 1:1 chat keeps no history: the send record is its only write.
-    const recorded =
-      clientMsgId === undefined
-        ? Promise.resolve()
-        : this.deps.store.recordSend(sendRecord(this.ref.id, clientMsgId, message));
-    return recorded.then(() => {
-      this.deps.delivery.toUsers([this.ref.id, recipient.id], message);
-      return { message };
-    });
+    if (clientMsgId !== undefined) {
+      await this.deps.store.recordSend(sendRecord(this.ref.id, clientMsgId, message));
+    }
+    this.deps.delivery.toUsers([this.ref.id, recipient.id], message);
+    return { message };
   }
 
-  #sendMemo(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
-    this.#chargeSend();
+  async #sendMemo(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
+    await this.#charge('send');
     const { store, delivery, directory } = this.deps;
     return sendMemo({ store, delivery, recipients: directory }, this.ref, to, content, clientMsgId);
   }
 
   // ---- job bodies: rooms --------------------------------------------------------------------
 
-  #createRoom(input: RoomCreateInput): Promise<ClientEventResult<'room:create'>> {
-    this.#chargeActivity();
+  async #createRoom(input: RoomCreateInput): Promise<ClientEventResult<'room:create'>> {
+    await this.#charge('activity');
     this.#requireRoomSlot(input.roomId);
     return this.deps.rooms.create(this.ref, input);
   }
 
-  #joinRoom(roomId: string, since: number | undefined): Promise<RoomJoinResult> {
+  async #joinRoom(roomId: string, since: number | undefined): Promise<RoomJoinResult> {
     const already = this.#rooms.has(roomId);
     // Joining a room one is in changes nothing and costs nothing.
-    if (!already) this.#chargeActivity();
-    const room = this.deps.rooms.get(roomId); // an unknown room is NOT_FOUND before FORBIDDEN
+    if (!already) await this.#charge('activity');
+    const room = await this.deps.rooms.resolve(roomId); // NOT_FOUND comes before FORBIDDEN
     if (!already) this.#requireRoomSlot(roomId);
     return room.join(this.ref, since === undefined ? {} : { since });
   }
 
-  #leaveRoom(roomId: string): Promise<void> {
+  async #leaveRoom(roomId: string): Promise<void> {
     // Leaving a room one is not in changes nothing and costs nothing.
-    if (this.#rooms.has(roomId)) this.#chargeActivity();
-    return this.deps.rooms.get(roomId).leave(this.ref);
+    if (this.#rooms.has(roomId)) await this.#charge('activity');
+    return (await this.deps.rooms.resolve(roomId)).leave(this.ref);
   }
 
   #noteJoined(roomId: string): void {
@@ -401,11 +431,13 @@ export class UserActor extends Actor {
 
   #leaveWhenGone(roomId: string): void {
     this.deps.rooms
-      .find(roomId)
-      ?.leave(this.ref)
-      .catch((error: unknown) =>
-        logger.warn(`user ${this.ref.id} could not leave room ${roomId}: ${String(error)}`),
-      );
+      .resolve(roomId)
+      .then((room) => room.leave(this.ref))
+      .catch((error: unknown) => {
+        // A room closed meanwhile has no member left to leave.
+        if (error instanceof RoomNotFoundError) return;
+        logger.warn(`user ${this.ref.id} could not leave room ${roomId}: ${String(error)}`);
+      });
   }
 
   /** MAX_ROOMS_PER_USER: checked at join, so tabs joining at once may pass it by a few. */
@@ -415,31 +447,44 @@ export class UserActor extends Actor {
     throw new ForbiddenError(`you are in ${max} rooms, the most allowed: leave one first`);
   }
 
-  // ---- rates --------------------------------------------------------------------------------
-
-  /** room:message, private:message, memo:send together. */
-  #chargeSend(): void {
-    const waitMs = this.#sendBucket.take();
-    if (waitMs > 0) throw new RateLimitedError(waitMs);
-  }
+  // ---- rates ----------------------------------------------------------------------------
 
   /**
-   * Joins and leaves that change membership, room creations, invitations and typing: each
-   * reaches every member, and joins and leaves are stored. A bucket of its own, so the
-   * message burst stays whole.
+   * Takes a token of the user's rate of `kind` (RATE_LIMITED when there is none): sends
+   * (room:message, private:message, memo:send together); activity (joins and leaves that change
+   * membership, room creations, invitations, typing: each reaches every member, and joins and
+   * leaves are stored); moderation (kicks and mutes). Buckets of their own, so the message burst
+   * stays whole. In cluster mode they count every instance.
    */
-  #chargeActivity(): void {
-    const { activityRateBurst, activityRatePerSecond } = this.deps.settings;
-    this.#activityBucket ??= new TokenBucket(activityRateBurst, activityRatePerSecond);
-    const waitMs = this.#activityBucket.take();
-    if (waitMs > 0) throw new RateLimitedError(waitMs, 'joins, leaves, invitations and typing');
+  #charge(kind: RateKind): Promise<void> | undefined {
+    const shared = this.deps.sharedRates;
+    if (shared !== undefined) return shared.take(this.ref.id, kind);
+    const waitMs = this.#bucket(kind).take();
+    if (waitMs > 0) throw new RateLimitedError(waitMs, kind === 'activity' ? ACTIVITY : undefined);
+    return undefined;
   }
 
-  /** Kicks and mutes reach every member: a bucket of their own, with the send limits. */
-  #chargeModeration(): void {
-    const { rateLimitBurst, rateLimitPerSecond } = this.deps.settings;
-    this.#moderationBucket ??= new TokenBucket(rateLimitBurst, rateLimitPerSecond);
-    const waitMs = this.#moderationBucket.take();
-    if (waitMs > 0) throw new RateLimitedError(waitMs);
+  #bucket(kind: RateKind): TokenBucket {
+    const settings = this.deps.settings;
+    switch (kind) {
+      case 'send':
+        return (this.#sendBucket ??= new TokenBucket(
+          settings.rateLimitBurst,
+          settings.rateLimitPerSecond,
+        ));
+      case 'activity':
+        return (this.#activityBucket ??= new TokenBucket(
+          settings.activityRateBurst,
+          settings.activityRatePerSecond,
+        ));
+      case 'moderation':
+        // With the send limits.
+        return (this.#moderationBucket ??= new TokenBucket(
+          settings.rateLimitBurst,
+          settings.rateLimitPerSecond,
+        ));
+    }
   }
 }
+
+const ACTIVITY = 'joins, leaves, invitations and typing';

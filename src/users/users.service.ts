@@ -1,27 +1,51 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { UserRef } from '../contract/events.js';
+import { ClusterBus } from '../cluster/cluster-bus.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
 import { AppConfig } from '../config/app-config.js';
+import { RoomNotFoundError } from '../contract/errors.js';
+import type { UserRef } from '../contract/events.js';
+import { createMessage } from '../contract/messages.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
+import { RedisConnection } from '../redis/redis.connection.js';
 import type { MembershipObserver } from '../rooms/room.actor.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
-import { MemoDeletions } from './memos.js';
+import { MemoDeletions, type MemoSource } from './memos.js';
+import { LocalPresence, type Announcement, type Presence } from './presence.js';
+import { RedisPresence } from './redis-presence.js';
+import type { SendClaims } from './send-ledger.js';
+import { SharedRates } from './shared-rates.js';
 import { UserActor, type UserDirectory, type UserSnapshot } from './user.actor.js';
 
+/** A membership change a room decided, told to the instances that hold the user's sockets. */
+interface MemberNote {
+  userId: string;
+  roomId: string;
+  joined: boolean;
+}
+
+/** How long a claim on a clientMsgId in flight lasts (cluster mode). */
+const SEND_CLAIM_MS = 30_000;
+
 /**
- * The directory of connected users: one UserActor per user, found by id. Lookups are
- * synchronous; each user's state lives in its actor. Rooms tell it of the membership they
- * decide (MembershipObserver), and it hands that on to the user's actor.
+ * The directory of users: one UserActor per user with a socket on this instance, found by id,
+ * and who is online (Presence: in this process, or across the cluster in Redis). Rooms tell it
+ * of the membership they decide (MembershipObserver); it hands that on to the user's actor
+ * here, and in cluster mode to the other instances'.
  */
 @Injectable()
 export class UsersService implements UserDirectory, MembershipObserver, OnModuleInit {
   readonly #logger = new Logger(UsersService.name);
   readonly #actors = new Map<string, UserActor>();
-  readonly #online = new Map<string, UserRef>();
-  /** Online users with at least one socket: presence grace keeps a user online without. */
-  readonly #reachable = new Map<string, UserRef>();
   readonly #memoDeletions = new MemoDeletions();
+  readonly #presence: Presence;
+  /** Cluster mode only. */
+  readonly #cluster: RedisPresence | undefined;
+  readonly #sharedRates: SharedRates | undefined;
+  readonly #memoSource: MemoSource | undefined;
+  readonly #sendClaims: SendClaims | undefined;
+  #redisWasDown = false;
 
   constructor(
     private readonly dispatcher: DispatcherService,
@@ -29,10 +53,60 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
     private readonly rooms: RoomsService,
     private readonly config: AppConfig,
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
-  ) {}
+    private readonly node: ClusterNode,
+    private readonly bus: ClusterBus,
+    private readonly redis: RedisConnection,
+  ) {
+    const maxToEveryone = config.presenceBroadcastMaxUsers;
+    if (!node.enabled) {
+      this.#presence = new LocalPresence(maxToEveryone);
+      return;
+    }
+    const prefix = config.redisPrefix;
+    const presence = new RedisPresence(() => redis.commands, prefix, node.id, maxToEveryone);
+    this.#cluster = presence;
+    this.#presence = presence;
+    this.roomsOf = (userId) => node.store.roomsOf(userId);
+    this.activeWithin = async (userId, ms) => {
+      const at = await presence.lastActive(userId);
+      return at !== undefined && Date.now() - at < ms;
+    };
+    this.active = (userId) => presence.noteActive(userId);
+    this.#sharedRates = new SharedRates(redis.commands, prefix, {
+      send: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
+      activity: { burst: config.activityRateBurst, perSecond: config.activityRatePerSecond },
+      moderation: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
+    });
+    // A memo is claimed by the instance delivering it until its confirmation could be due.
+    const claimMs = config.memoConfirmMs + 10_000;
+    this.#memoSource = {
+      pendingMemos: (userId, after, limit) =>
+        node.store.claimMemos(userId, node.id, after, limit, claimMs),
+    };
+    const claimKey = (userId: string, id: string) => `${prefix}send:${userId}:${id}`;
+    this.#sendClaims = {
+      claim: async (userId, id) =>
+        (await redis.commands.set(claimKey(userId, id), node.id, 'PX', SEND_CLAIM_MS, 'NX')) ===
+        'OK',
+      release: async (userId, id) => void (await redis.commands.del(claimKey(userId, id))),
+    };
+  }
 
   onModuleInit(): void {
     this.rooms.observeMembership(this);
+    if (!this.node.enabled) return;
+    this.bus.on('user.member', (body) => this.#heardMember(body as MemberNote));
+    this.bus.on('user.memos', (body) =>
+      this.#actors.get((body as { userId: string }).userId)?.flushMemos(),
+    );
+    this.node.onInstanceGone((instanceId) => this.#reap(instanceId));
+    this.redis.commands.on('ready', () => this.#redisBack());
+    this.redis.commands.on('close', () => (this.#redisWasDown = true));
+  }
+
+  /** Cluster mode: sockets per user counted across instances (MAX_SOCKETS_PER_USER). */
+  get sharedSlots(): RedisPresence | undefined {
+    return this.#cluster;
   }
 
   /** A socket authenticated as `user` connected; its user channel is already joined. */
@@ -47,6 +121,9 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
       directory: this,
       memoDeletions: this.#memoDeletions,
       settings: this.config,
+      sharedRates: this.#sharedRates,
+      memoSource: this.#memoSource,
+      sendClaims: this.#sendClaims,
     });
     this.#actors.set(user.id, actor);
     actor.attach(socketId);
@@ -56,82 +133,111 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
     this.#actors.get(userId)?.detach(socketId);
   }
 
-  /** The user's actor while it has an online session. */
+  /** Users with a session on this instance. */
+  get sessions(): number {
+    return this.#actors.size;
+  }
+
+  /** The user's actor while it has an online session here. */
   get(userId: string): UserActor | undefined {
     return this.#actors.get(userId);
   }
 
-  onlineRef(userId: string): UserRef | undefined {
-    return this.#online.get(userId);
+  onlineRef(userId: string): Promise<UserRef | undefined> {
+    return this.#presence.onlineRef(userId);
   }
 
   /** The user when a message sent now reaches at least one of its sockets. */
-  reachableRef(userId: string): UserRef | undefined {
-    return this.#reachable.get(userId);
+  reachableRef(userId: string): Promise<UserRef | undefined> {
+    return this.#presence.reachableRef(userId);
   }
 
-  list(): UserRef[] {
-    return [...this.#online.values()];
+  list(): Promise<UserRef[]> {
+    return this.#presence.list();
   }
 
   touch(userId: string): void {
     this.#actors.get(userId)?.touch();
   }
 
-  /** Closes every socket of an online user; false when the user is offline. */
-  disconnectUser(userId: string): boolean {
+  /** Closes every socket of an online user, on every instance; false when it is offline. */
+  async disconnectUser(userId: string): Promise<boolean> {
+    if ((await this.#presence.onlineRef(userId)) === undefined) return false;
     const actor = this.#actors.get(userId);
-    if (actor === undefined || !this.#online.has(userId)) return false;
-    actor.disconnect();
+    // Off at once, without a grace, wherever its sockets are.
+    if (actor !== undefined) actor.disconnect();
+    else this.delivery.disconnectUser(userId);
     return true;
   }
 
-  snapshot(): Promise<UserSnapshot[]> {
-    const online = [...this.#online.keys()];
-    return Promise.all(
-      online.map((id) =>
+  async snapshot(): Promise<UserSnapshot[]> {
+    if (this.#cluster !== undefined) return this.#clusterSnapshot(this.#cluster);
+    const online = await this.#presence.list();
+    const users = await Promise.all(
+      online.map((user) =>
         this.#actors
-          .get(id)
+          .get(user.id)
           ?.snapshot()
           .catch(() => undefined),
       ),
-    ).then((users) => users.filter((u): u is UserSnapshot => u !== undefined));
+    );
+    return users.filter((u): u is UserSnapshot => u !== undefined);
   }
 
   // ---- MembershipObserver: called by room actors from their jobs -----------------------------
 
   joined(userId: string, roomId: string): boolean {
-    return this.#actors.get(userId)?.noteJoined(roomId) ?? false;
+    if (!this.node.enabled) return this.#actors.get(userId)?.noteJoined(roomId) ?? false;
+    this.#actors.get(userId)?.noteJoined(roomId);
+    this.bus.notify('user.member', { userId, roomId, joined: true } satisfies MemberNote);
+    // A user that went offline while it joined leaves again (its offline already ran).
+    void this.#presence.onlineRef(userId).then(
+      (online) => online === undefined && this.#leave({ id: userId, name: userId }, [roomId]),
+      () => undefined,
+    );
+    return true;
   }
 
   left(userId: string, roomId: string): void {
     this.#actors.get(userId)?.noteLeft(roomId);
+    if (this.node.enabled) {
+      this.bus.notify('user.member', { userId, roomId, joined: false } satisfies MemberNote);
+    }
+  }
+
+  stillOnline(userIds: readonly string[]): Promise<ReadonlySet<string>> {
+    return this.#presence.stillOnline(userIds);
   }
 
   // ---- UserDirectory: called by user actors from their jobs ---------------------------------
 
-  online(user: UserRef): void {
-    this.#online.set(user.id, user);
-    this.#logger.debug(`user ${user.id} online`);
-  }
-
-  broadcastsPresence(): boolean {
-    const max = this.config.presenceBroadcastMaxUsers;
-    return max === 0 || this.#online.size <= max;
+  arrived(user: UserRef): void {
+    this.#presence.arrived(user).then(
+      (announcement) => this.#announce(user, 'user_connect', announcement),
+      (error: unknown) =>
+        this.#logger.warn(`presence of ${user.id} not recorded: ${String(error)}`),
+    );
   }
 
   reachable(user: UserRef, reachable: boolean): void {
-    if (reachable) this.#reachable.set(user.id, user);
-    else this.#reachable.delete(user.id);
+    this.#presence.reachable(user, reachable);
   }
 
-  offline(user: UserRef): void {
-    this.#online.delete(user.id);
+  departed(user: UserRef, roomIds: readonly string[]): void {
+    this.#presence.departed(user).then(
+      (announcement) => {
+        // Still online on another instance: that one will tell, when its turn comes.
+        if (!announcement.announce) return;
+        this.#leave(user, roomIds);
+        this.#announce(user, 'user_disconnect', announcement);
+      },
+      (error: unknown) => this.#logger.warn(`presence of ${user.id} not updated: ${String(error)}`),
+    );
   }
 
   retired(actor: UserActor): void {
     if (this.#actors.get(actor.ref.id) === actor) this.#actors.delete(actor.ref.id);
-    this.#logger.debug(`user ${actor.ref.id} offline`);
+    this.#logger.debug(`user ${actor.ref.id} offline here`);
   }
 
   reconnect(socketId: string, user: UserRef): void {
@@ -140,5 +246,113 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
 
   flushMemos(userId: string): void {
     this.#actors.get(userId)?.flushMemos();
+    // Its sockets may be on other instances.
+    if (this.node.enabled) this.bus.notify('user.memos', { userId });
+  }
+
+  /** Cluster mode: the rooms a user is in, on every instance. */
+  readonly roomsOf?: (userId: string) => Promise<readonly string[]>;
+  /** Cluster mode: whether the user was active on any instance within the last `ms`. */
+  readonly activeWithin?: (userId: string, ms: number) => Promise<boolean>;
+  /** Cluster mode: the user did something on this instance now. */
+  readonly active?: (userId: string) => void;
+
+  // ---- presence ----------------------------------------------------------------------------
+
+  #announce(user: UserRef, type: 'user_connect' | 'user_disconnect', said: Announcement): void {
+    if (!said.announce) return;
+    this.#logger.debug(`user ${user.id} ${type === 'user_connect' ? 'online' : 'offline'}`);
+    const verb = type === 'user_connect' ? 'connected' : 'disconnected';
+    const message = createMessage(type, { user, content: `${user.name} ${verb}` });
+    if (said.toEveryone) this.delivery.toEveryone(message);
+    else if (type === 'user_connect') this.delivery.toUsers([user.id], message);
+  }
+
+  /** An offline user leaves its rooms, each with a room_leave (cluster: every stored one). */
+  #leave(user: UserRef, roomIds: readonly string[]): void {
+    const leaving = this.node.enabled
+      ? this.node.store.roomsOf(user.id).then((stored) => [...new Set([...roomIds, ...stored])])
+      : Promise.resolve(roomIds);
+    void leaving.then(
+      (all) => {
+        for (const roomId of all) {
+          this.rooms
+            .resolve(roomId)
+            .then((room) => room.leave(user))
+            .catch((error: unknown) => {
+              if (error instanceof RoomNotFoundError) return;
+              this.#logger.warn(`user ${user.id} could not leave room ${roomId}: ${String(error)}`);
+            });
+        }
+      },
+      (error: unknown) => this.#logger.warn(`rooms of ${user.id} not read: ${String(error)}`),
+    );
+  }
+
+  // ---- cluster mode ------------------------------------------------------------------------
+
+  #heardMember({ userId, roomId, joined }: MemberNote): void {
+    const actor = this.#actors.get(userId);
+    if (actor === undefined) return;
+    if (joined) actor.noteJoined(roomId);
+    else actor.noteLeft(roomId);
+  }
+
+  /** A dead instance's users with no socket left anywhere go offline, told once, by one. */
+  async #reap(instanceId: string): Promise<void> {
+    for (const { user, toEveryone } of (await this.#cluster?.reap(instanceId)) ?? []) {
+      this.#leave(user, []);
+      this.#announce(user, 'user_disconnect', { announce: true, toEveryone });
+    }
+  }
+
+  /**
+   * Redis came back after an outage. It kept nothing, so this instance's users are told to it
+   * again, silently. Broadcasts of rooms owned elsewhere did not reach this instance's sockets
+   * meanwhile: they are closed (a transport close, like a shutdown), so their clients come
+   * back and join again with `since`, each event once, and within their presence grace nobody
+   * hears of it.
+   */
+  #redisBack(): void {
+    if (!this.#redisWasDown) return;
+    this.#redisWasDown = false;
+    const presence = this.#cluster;
+    if (presence === undefined) return;
+    void Promise.all(
+      [...this.#actors.values()].map(async (actor) => ({
+        user: actor.ref,
+        sockets: await actor.socketCount().catch(() => 0),
+      })),
+    )
+      .then((users) => presence.restore(users.filter((u) => u.sockets > 0)))
+      .then(() => this.delivery.resync())
+      .catch((error: unknown) =>
+        this.#logger.warn(`presence not restored after Redis came back: ${String(error)}`),
+      );
+  }
+
+  async #clusterSnapshot(presence: RedisPresence): Promise<UserSnapshot[]> {
+    const online = await presence.list();
+    const rooms = await this.rooms.snapshot();
+    const roomsOf = new Map<string, string[]>();
+    for (const room of rooms) {
+      for (const member of room.members) {
+        const list = roomsOf.get(member) ?? [];
+        list.push(room.id);
+        roomsOf.set(member, list);
+      }
+    }
+    const now = Date.now();
+    return Promise.all(
+      online.map(async (user) => {
+        const at = await presence.lastActive(user.id);
+        return {
+          id: user.id,
+          name: user.name,
+          rooms: roomsOf.get(user.id) ?? [],
+          idleMs: at === undefined ? 0 : Math.max(0, now - at),
+        };
+      }),
+    );
   }
 }

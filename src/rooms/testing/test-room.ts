@@ -2,7 +2,11 @@ import type { RoomRecord } from '../../store/message-store.js';
 import { RoomActor, type MembershipObserver, type RoomActorDeps } from '../room.actor.js';
 
 /** Users that are all online: a room can tell them what they joined. */
-export const everyoneOnline: MembershipObserver = { joined: () => true, left: () => undefined };
+export const everyoneOnline: MembershipObserver = {
+  joined: () => true,
+  left: () => undefined,
+  stillOnline: async (userIds) => new Set(userIds),
+};
 
 /**
  * A test double for unit specs: a room actor on a store that holds its row (a room made

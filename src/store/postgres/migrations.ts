@@ -52,4 +52,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     checked_at BIGINT NOT NULL
   );
   `,
+  // 3: cluster mode. Instances hold a lease; each room has one owner instance and a fencing
+  //    epoch that every write of the room checks; members are stored with the room so a new
+  //    owner keeps them; a memo is claimed by the instance delivering it.
+  `
+  CREATE TABLE instances (
+    id          TEXT PRIMARY KEY,
+    started_at  BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL
+  );
+  ALTER TABLE rooms ADD COLUMN owner_instance TEXT;
+  ALTER TABLE rooms ADD COLUMN owner_epoch BIGINT NOT NULL DEFAULT 0;
+  CREATE TABLE room_members (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE INDEX room_members_by_user ON room_members (user_id);
+  ALTER TABLE memos ADD COLUMN claimed_by TEXT;
+  ALTER TABLE memos ADD COLUMN claimed_until BIGINT;
+  `,
 ];

@@ -12,9 +12,10 @@ import type {
   StoredRoom,
 } from '../message-store.js';
 import { eventsPage, storedRoomFromRow } from '../message-store.js';
-import { StoreOpenError } from '../store-errors.js';
-import { parseSend, type SendRow, type WriteOp } from '../write-ops.js';
+import { StaleOwnerError, StoreOpenError } from '../store-errors.js';
+import { parseSend, type MemberChange, type SendRow, type WriteOp } from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { PostgresCluster } from './postgres-cluster.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -49,6 +50,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
   readonly location: string;
   readonly #pool: pg.Pool;
   readonly #schema: string;
+  /** Cluster mode's shared state (leases, ownership, members, memo claims), on the same pool. */
+  readonly cluster: PostgresCluster;
   #lastPrune = 0;
 
   constructor(private readonly options: PostgresStoreOptions) {
@@ -71,6 +74,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     });
     // The pool reports errors of idle clients here; a later query reconnects.
     this.#pool.on('error', () => undefined);
+    this.cluster = new PostgresCluster(this.#pool);
   }
 
   async init(): Promise<void> {
@@ -306,9 +310,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     switch (op.kind) {
       case 'room': {
         const { room } = op;
+        // In cluster mode its creator's instance owns it from the start, epoch 1.
         await client.query(
-          `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq)
-           VALUES ($1, $2, $3, $4, $5, $6, 0)`,
+          `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq,
+                              owner_instance, owner_epoch)
+           VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)`,
           [
             room.id,
             room.name,
@@ -316,36 +322,46 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
             room.owner ?? null,
             room.ttlSeconds ?? null,
             room.createdAt,
+            op.ownerInstance ?? null,
+            op.ownerInstance === undefined ? 0 : 1,
           ],
         );
         return;
       }
       case 'deleteRoom':
+        await requireEpoch(client, op.roomId, op.epoch);
         await client.query('DELETE FROM room_events WHERE room_id = $1', [op.roomId]);
         await client.query('DELETE FROM invites WHERE room_id = $1', [op.roomId]);
+        await client.query('DELETE FROM room_members WHERE room_id = $1', [op.roomId]);
         await client.query('DELETE FROM rooms WHERE id = $1', [op.roomId]);
         return;
       case 'invite':
+        await requireEpoch(client, op.roomId, op.epoch);
         await client.query(
           'INSERT INTO invites (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
           [op.roomId, op.userId],
         );
         return;
       case 'uninvite':
+        await requireEpoch(client, op.roomId, op.epoch);
         await client.query('DELETE FROM invites WHERE room_id = $1 AND user_id = $2', [
           op.roomId,
           op.userId,
         ]);
         return;
       case 'event': {
-        // Gapless: the event's seq must follow the room's last one exactly.
+        // Gapless: the event's seq must follow the room's last one exactly; in cluster mode
+        // only the room's current owner may write (the fencing epoch).
         const advanced = await client.query(
-          'UPDATE rooms SET last_seq = $2 WHERE id = $1 AND last_seq = $2 - 1',
-          [op.roomId, op.seq],
+          `UPDATE rooms SET last_seq = $2
+           WHERE id = $1 AND last_seq = $2 - 1 AND ($3::bigint IS NULL OR owner_epoch = $3)`,
+          [op.roomId, op.seq, op.epoch ?? null],
         );
         if (advanced.rowCount !== 1) {
+          if (op.epoch !== undefined) await requireEpoch(client, op.roomId, op.epoch);
           throw new Error(`seq ${op.seq} of room ${op.roomId} does not follow the stored seq`);
         }
+        if (op.member !== undefined) await changeMember(client, op.roomId, op.member);
         await client.query('INSERT INTO room_events (room_id, seq, body) VALUES ($1, $2, $3)', [
           op.roomId,
           op.seq,
@@ -394,6 +410,35 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
 function failAll(ops: readonly WriteOp[], reason: unknown): BatchOutcome {
   const error = reason instanceof Error ? reason : new Error(String(reason));
   return { failures: ops.map(() => error) };
+}
+
+/** Cluster mode: the room's owner epoch must still be `epoch` (row-locked till commit). */
+async function requireEpoch(
+  client: pg.PoolClient,
+  roomId: string,
+  epoch: number | undefined,
+): Promise<void> {
+  if (epoch === undefined) return;
+  const { rows } = await client.query<{ owner_epoch: number }>(
+    'SELECT owner_epoch FROM rooms WHERE id = $1 FOR SHARE',
+    [roomId],
+  );
+  if (rows[0]?.owner_epoch !== epoch) throw new StaleOwnerError(roomId, epoch);
+}
+
+async function changeMember(client: pg.PoolClient, roomId: string, member: MemberChange) {
+  if (member.joined) {
+    await client.query(
+      `INSERT INTO room_members (room_id, user_id, name) VALUES ($1, $2, $3)
+       ON CONFLICT (room_id, user_id) DO UPDATE SET name = excluded.name`,
+      [roomId, member.userId, member.name],
+    );
+  } else {
+    await client.query('DELETE FROM room_members WHERE room_id = $1 AND user_id = $2', [
+      roomId,
+      member.userId,
+    ]);
+  }
 }
 
 async function insertSend(client: pg.PoolClient, send: SendRow | null): Promise<void> {

@@ -1,0 +1,138 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AppConfig } from '../config/app-config.js';
+import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
+import type { PostgresCluster } from '../store/postgres/postgres-cluster.js';
+import { PostgresStore } from '../store/postgres/postgres.store.js';
+
+/** A lease is renewed this many times within its length. */
+const BEATS_PER_LEASE = 3;
+
+export type InstanceGoneListener = (instanceId: string) => Promise<void> | void;
+
+/**
+ * This instance in the cluster (cluster mode: REDIS_URL with the PostgreSQL store): its id,
+ * and a lease in PostgreSQL renewed every third of CLUSTER_LEASE_MS. An instance whose lease
+ * ran out is dead for the others: they take its rooms over and clean its leftovers up (the
+ * first to forget it runs the InstanceGone listeners). This instance stops acting as an owner
+ * as soon as it cannot be sure its own lease holds (it fences itself; the store's epochs make
+ * sure it could not write anyway).
+ */
+@Injectable()
+export class ClusterNode implements OnModuleDestroy {
+  readonly #logger = new Logger(ClusterNode.name);
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly enabled: boolean;
+  readonly leaseMs: number;
+  readonly #store: PostgresCluster | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Until when (performance.now()) this instance's lease surely holds. */
+  #leaseHoldsUntil = 0;
+  #live: ReadonlySet<string> = new Set();
+  #beating: Promise<void> | undefined;
+  readonly #leaseLost: Array<() => void> = [];
+  readonly #instanceGone: InstanceGoneListener[] = [];
+  #stopped = false;
+
+  constructor(config: AppConfig, @Inject(MESSAGE_STORE) store: MessageStore) {
+    this.enabled = config.clusterMode;
+    this.leaseMs = config.clusterLeaseMs;
+    this.#store = store instanceof PostgresStore ? store.cluster : undefined;
+  }
+
+  /** The cluster's shared state in PostgreSQL. */
+  get store(): PostgresCluster {
+    if (this.#store === undefined) throw new Error('not in cluster mode');
+    return this.#store;
+  }
+
+  /** Whether this instance may act as a room owner now. */
+  get holdsLease(): boolean {
+    return !this.enabled || performance.now() < this.#leaseHoldsUntil;
+  }
+
+  /** Live instances as of the last heartbeat (this one included). */
+  isAlive(instanceId: string): boolean {
+    return instanceId === this.id || this.#live.has(instanceId);
+  }
+
+  get liveInstances(): readonly string[] {
+    return [...this.#live];
+  }
+
+  /** Joins the cluster (its first lease) and starts renewing; rejects when PostgreSQL refuses. */
+  async start(): Promise<void> {
+    if (!this.enabled) return;
+    await this.#beat();
+    if (!this.holdsLease) throw new Error('could not take a lease in PostgreSQL');
+    this.#timer = setInterval(() => void this.#beatOnce(), this.leaseMs / BEATS_PER_LEASE);
+    this.#timer.unref();
+    this.#logger.log(
+      `cluster instance ${this.id} (lease ${this.leaseMs} ms, ${this.#live.size} live)`,
+    );
+  }
+
+  /** Called once when this instance can no longer be sure of its lease. */
+  onLeaseLost(listener: () => void): void {
+    this.#leaseLost.push(listener);
+  }
+
+  /** Called with each dead instance, on the one instance that forgets it. */
+  onInstanceGone(listener: InstanceGoneListener): void {
+    this.#instanceGone.push(listener);
+  }
+
+  /** A clean stop: the lease ends now and the rooms are handed back, no one waits for it. */
+  async leave(): Promise<void> {
+    if (!this.enabled || this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#beating?.catch(() => undefined);
+    await this.store.leave(this.id).catch((error: unknown) => {
+      this.#logger.warn(`could not leave the cluster cleanly: ${String(error)}`);
+    });
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.#timer);
+  }
+
+  #beatOnce(): void {
+    if (this.#beating !== undefined || this.#stopped) return;
+    this.#beating = this.#beat().finally(() => (this.#beating = undefined));
+  }
+
+  async #beat(): Promise<void> {
+    const sent = performance.now();
+    try {
+      await this.store.heartbeat(this.id, this.leaseMs);
+      // Measured from before the request: the server's lease began no earlier than that.
+      this.#leaseHoldsUntil = sent + this.leaseMs - this.leaseMs / BEATS_PER_LEASE;
+      this.#live = new Set(await this.store.liveInstances());
+      await this.#reapExpired();
+    } catch (error) {
+      this.#logger.warn(`lease not renewed: ${String(error)}`);
+    }
+    if (!this.holdsLease && this.#leaseHoldsUntil > 0) {
+      this.#logger.error('lease lost: this instance stops owning rooms until it holds one again');
+      this.#leaseHoldsUntil = 0;
+      for (const listener of this.#leaseLost) listener();
+    }
+  }
+
+  /** Instances whose lease ran out: the first to forget one cleans up after it. */
+  async #reapExpired(): Promise<void> {
+    for (const instanceId of await this.store.expiredInstances()) {
+      if (instanceId === this.id) continue;
+      for (const listener of this.#instanceGone) {
+        await Promise.resolve(listener(instanceId)).catch((error: unknown) =>
+          this.#logger.warn(`cleaning up after ${instanceId} failed: ${String(error)}`),
+        );
+      }
+      if (await this.store.forgetInstance(instanceId)) {
+        this.#logger.log(`instance ${instanceId} is gone: its leftovers are cleaned up`);
+      }
+    }
+  }
+}
