@@ -43,7 +43,9 @@ export async function createApp(
     redis.enabled ? new RedisIoAdapter(app, config, redis) : new ChatIoAdapter(app, config),
   );
   if (redis.enabled) {
-    app.connectMicroservice(redisTransport(redis, config.redisPrefix), { inheritAppConfig: true });
+    app.connectMicroservice(redisTransport(redis, config.redisPrefix, config.clusterMode), {
+      inheritAppConfig: true,
+    });
   }
   // The OpenAPI document of the admin API at /docs, open like /health.
   setupOpenApi(app);

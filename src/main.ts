@@ -54,6 +54,15 @@ async function bootstrap(): Promise<void> {
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const { port } = app.getHttpServer().address() as { port: number };
   logger.log(`chat service on http://${host}:${port} (auth: ${config.authMode})`);
+  if (config.clusterMode) {
+    logger.log('cluster mode: one chat with every instance on this PostgreSQL and Redis');
+  } else if (config.redisUrl !== undefined) {
+    logger.warn(
+      `REDIS_URL with the ${config.store} store: instances share broadcasts and the admin ` +
+        'transport, but each keeps its own rooms, users and history: they are NOT one chat ' +
+        '(set DATABASE_URL for that)',
+    );
+  }
   if (config.authMode === 'open') {
     logger.warn(
       'open mode: any client may connect as any user id (set AUTH_JWT_SECRET to require tokens)',

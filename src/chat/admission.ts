@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { TokenBucket } from '../common/token-bucket.js';
 import { AppConfig } from '../config/app-config.js';
 import type { HandshakeRefusal } from '../contract/events.js';
+import { RedisConnection } from '../redis/redis.connection.js';
+import { UsersService } from '../users/users.service.js';
 
 /** Refusal codes a handshake may get from admission (connect_error `message`). */
 export type AdmissionRefusal = Extract<
@@ -30,7 +32,12 @@ export class Admission {
   readonly #pending = new Map<string, number>();
   #sweptAt = Date.now();
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    // Cluster mode's shared slots; absent in unit tests of the per-address rules.
+    @Optional() private readonly users?: UsersService,
+    @Optional() private readonly redis?: RedisConnection,
+  ) {}
 
   /**
    * The client's address: the socket's peer, or behind one trusted proxy the last
@@ -60,10 +67,21 @@ export class Admission {
   }
 
   /**
-   * Takes one of the user's socket slots, synchronously, so handshakes racing each other
-   * cannot all pass; TOO_MANY_SOCKETS when none is left. Give it back with `release`.
+   * Takes one of the user's socket slots, so handshakes racing each other cannot all pass;
+   * TOO_MANY_SOCKETS when none is left. Give it back with `release`. On one instance the slot
+   * is taken before this returns; in cluster mode the slots count every instance (in Redis,
+   * one script), and while Redis is down this instance counts its own.
    */
-  admitUser(userId: string): AdmissionRefusal | undefined {
+  async admitUser(userId: string): Promise<AdmissionRefusal | undefined> {
+    const shared = this.users?.sharedSlots;
+    if (shared !== undefined && this.redis?.ready === true) {
+      try {
+        const admitted = await shared.admit(userId, this.config.maxSocketsPerUser);
+        return admitted ? undefined : 'TOO_MANY_SOCKETS';
+      } catch {
+        // Redis went away meanwhile: counted here, and made right when it is back.
+      }
+    }
     const open = this.#sockets.get(userId) ?? 0;
     if (open >= this.config.maxSocketsPerUser) return 'TOO_MANY_SOCKETS';
     this.#sockets.set(userId, open + 1);
@@ -71,6 +89,11 @@ export class Admission {
   }
 
   release(userId: string): void {
+    const shared = this.users?.sharedSlots;
+    if (shared !== undefined && !this.#sockets.has(userId)) {
+      shared.release(userId).catch(() => undefined);
+      return;
+    }
     const open = (this.#sockets.get(userId) ?? 1) - 1;
     if (open > 0) this.#sockets.set(userId, open);
     else this.#sockets.delete(userId);

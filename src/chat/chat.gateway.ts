@@ -100,8 +100,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       const overRate = this.admission.admitAddress(address);
       if (overRate !== undefined) return next(this.#refusal(overRate));
       this.auth.authenticate(socket.handshake.auth).then(
-        (user) => {
-          const tooMany = this.admission.admitUser(user.id);
+        async (user) => {
+          const tooMany = await this.admission.admitUser(user.id);
           if (tooMany !== undefined) return next(this.#refusal(tooMany));
           // Given back once, when the socket disconnects or its connection closes first.
           let held = true;

@@ -17,6 +17,9 @@ export class UnreachableInstanceError extends BusyError {
 
 type Handler = (body: unknown, from: string) => unknown;
 
+/** How often a request waiting for its answer checks its deadline and its target's lease. */
+const WATCH_MS = 100;
+
 type Envelope =
   | { t: 'req'; id: string; from: string; kind: string; body: unknown }
   | { t: 'res'; id: string; ok: true; body: unknown }
@@ -83,10 +86,20 @@ export class ClusterBus implements OnModuleDestroy {
     const id = randomUUID();
     const envelope: Envelope = { t: 'req', id, from: this.node.id, kind, body };
     const answered = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const started = performance.now();
+      // Checked as time passes: a timeout, or the instance's lease running out (frozen or
+      // cut off: whatever it would still do is fenced, so the caller may go elsewhere).
+      const timer = setInterval(() => {
+        const dead = !this.node.isAlive(instanceId);
+        if (!dead && performance.now() - started < timeoutMs) return;
+        clearInterval(timer);
         this.#waiting.delete(id);
-        reject(new BusyError(`instance ${instanceId} did not answer in time: retry`));
-      }, timeoutMs);
+        reject(
+          dead
+            ? new UnreachableInstanceError(instanceId)
+            : new BusyError(`instance ${instanceId} did not answer in time: retry`),
+        );
+      }, WATCH_MS);
       this.#waiting.set(id, { resolve, reject, timer });
     });
     let receivers: number;
@@ -100,7 +113,7 @@ export class ClusterBus implements OnModuleDestroy {
     }
     if (receivers <= 0) {
       const waiting = this.#waiting.get(id);
-      clearTimeout(waiting?.timer);
+      clearInterval(waiting?.timer);
       this.#waiting.delete(id);
       if (receivers === 0) throw new UnreachableInstanceError(instanceId);
       throw new BusyError('the cluster is not reachable (Redis): retry');
@@ -119,7 +132,7 @@ export class ClusterBus implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const [id, waiting] of this.#waiting) {
-      clearTimeout(waiting.timer);
+      clearInterval(waiting.timer);
       waiting.reject(new BusyError('the server is shutting down'));
       this.#waiting.delete(id);
     }
@@ -141,7 +154,7 @@ export class ClusterBus implements OnModuleDestroy {
       const waiting = this.#waiting.get(envelope.id);
       if (waiting === undefined) return;
       this.#waiting.delete(envelope.id);
-      clearTimeout(waiting.timer);
+      clearInterval(waiting.timer);
       if (envelope.ok) waiting.resolve(envelope.body);
       else waiting.reject(new ChatError(envelope.error.code, envelope.error.message));
     } else if (envelope.t === 'req') {

@@ -31,6 +31,11 @@ export class ClusterNode implements OnModuleDestroy {
   #leaseHoldsUntil = 0;
   #live: ReadonlySet<string> = new Set();
   #beating: Promise<void> | undefined;
+  #lastBeat = 0;
+  /** Since when (performance.now()) every heartbeat has come through in time; 0: not now. */
+  #healthySince = 0;
+  #registered = false;
+  readonly #forgotten: Array<() => void> = [];
   readonly #leaseLost: Array<() => void> = [];
   readonly #instanceGone: InstanceGoneListener[] = [];
   #stopped = false;
@@ -50,6 +55,15 @@ export class ClusterNode implements OnModuleDestroy {
   /** Whether this instance may act as a room owner now. */
   get holdsLease(): boolean {
     return !this.enabled || performance.now() < this.#leaseHoldsUntil;
+  }
+
+  /**
+   * Whether this instance has held its lease for a whole lease period. Only then does it count
+   * other instances dead by their leases (taking their rooms, cleaning up after them): after an
+   * outage of PostgreSQL every lease has run out, and the others need a beat to renew theirs.
+   */
+  get settled(): boolean {
+    return this.#healthySince > 0 && performance.now() - this.#healthySince >= this.leaseMs;
   }
 
   /** Live instances as of the last heartbeat (this one included). */
@@ -76,6 +90,11 @@ export class ClusterNode implements OnModuleDestroy {
   /** Called once when this instance can no longer be sure of its lease. */
   onLeaseLost(listener: () => void): void {
     this.#leaseLost.push(listener);
+  }
+
+  /** Called when the others counted this instance dead (and cleaned up after it). */
+  onForgotten(listener: () => void): void {
+    this.#forgotten.push(listener);
   }
 
   /** Called with each dead instance, on the one instance that forgets it. */
@@ -105,13 +124,28 @@ export class ClusterNode implements OnModuleDestroy {
 
   async #beat(): Promise<void> {
     const sent = performance.now();
+    // A beat this late means this process was frozen (SIGSTOP, a long pause) past its lease:
+    // others may own its rooms now, whatever the heartbeat answers.
+    const gap = this.#lastBeat === 0 ? 0 : sent - this.#lastBeat;
+    this.#lastBeat = sent;
+    if (gap > this.leaseMs && this.#leaseHoldsUntil > 0) {
+      this.#logger.warn(`no heartbeat for ${Math.round(gap)} ms: rooms dropped`);
+      for (const listener of this.#leaseLost) listener();
+    }
     try {
-      await this.store.heartbeat(this.id, this.leaseMs);
+      const fresh = await this.store.heartbeat(this.id, this.leaseMs);
       // Measured from before the request: the server's lease began no earlier than that.
       this.#leaseHoldsUntil = sent + this.leaseMs - this.leaseMs / BEATS_PER_LEASE;
+      if (this.#healthySince === 0 || gap > this.leaseMs) this.#healthySince = sent;
+      if (fresh && this.#registered) {
+        this.#logger.warn('the others counted this instance gone: its clients reconnect');
+        for (const listener of this.#forgotten) listener();
+      }
+      this.#registered = true;
       this.#live = new Set(await this.store.liveInstances());
-      await this.#reapExpired();
+      if (this.settled) await this.#reapExpired();
     } catch (error) {
+      this.#healthySince = 0;
       this.#logger.warn(`lease not renewed: ${String(error)}`);
     }
     if (!this.holdsLease && this.#leaseHoldsUntil > 0) {

@@ -110,16 +110,20 @@ export class DeliveryService {
   }
 
   /**
-   * Cluster mode, after Redis came back: broadcasts from other instances missed this
-   * instance's sockets meanwhile. Their connections close under them (a transport close, as
-   * at a shutdown), so the clients come back and join again with `since`.
+   * Cluster mode: closes connections under their clients (a transport close, as at a
+   * shutdown), so they come back and join their rooms again with `since`: after Redis came
+   * back (broadcasts from other instances missed them meanwhile: only sockets in rooms), or
+   * after this instance lost its lease (the others counted its users gone: every socket).
+   * `beforeClose` is told each socket's user first. Answers how many were closed.
    */
-  resync(): number {
+  reconnectSockets(which: 'in-rooms' | 'all', beforeClose: (userId: string) => void): number {
     const server = this.#server;
     if (server === undefined) return 0;
     let closed = 0;
     for (const socket of server.sockets.sockets.values()) {
-      if (socket.rooms.size <= 2) continue; // its own id and its user channel: in no room
+      // Its own id and its user channel only: in no room.
+      if (which === 'in-rooms' && socket.rooms.size <= 2) continue;
+      beforeClose(socket.data.user.id);
       socket.conn.close();
       closed++;
     }

@@ -93,6 +93,9 @@ export class RedisConnection implements OnApplicationShutdown {
         connectionName: `actor-chat:${role}`,
         lazyConnect: true,
         connectTimeout: CONNECT_TIMEOUT_MS,
+        // During an outage a command fails at once (callers answer BUSY, broadcasts to other
+        // instances are dropped) instead of waiting in a queue that grows without bound.
+        enableOfflineQueue: role === 'subscriber' || role === 'cluster-bus',
         // Until started, connect() retries (a client that gave up leaves nothing running).
         retryStrategy: (attempt) => (this.#started ? retryDelay(attempt) : null),
       });

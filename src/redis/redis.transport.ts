@@ -18,6 +18,8 @@ export class PrefixedRedisServer extends ServerRedis {
   constructor(
     options: ServerOptions,
     private readonly prefix: string,
+    /** Cluster mode: every instance hears each request; only the first to claim it answers. */
+    private readonly claimRequests = false,
   ) {
     super(options);
   }
@@ -31,13 +33,29 @@ export class PrefixedRedisServer extends ServerRedis {
   }
 
   /** Handlers are registered by their bare pattern: the channel loses its prefix first. */
-  override handleMessage(
+  override async handleMessage(
     channel: string,
     buffer: string,
     pub: unknown,
     pattern: string,
   ): Promise<unknown> {
+    if (this.claimRequests && !(await this.#claim(buffer))) return undefined;
     return super.handleMessage(this.#bare(channel), buffer, pub, this.#bare(pattern));
+  }
+
+  /** A request runs on one instance: the one whose claim on its id comes first. */
+  async #claim(buffer: string): Promise<boolean> {
+    let id: unknown;
+    try {
+      id = (JSON.parse(buffer.toString()) as { id?: unknown }).id;
+    } catch {
+      return true;
+    }
+    if (typeof id !== 'string' && typeof id !== 'number') return true;
+    const claimed = await this.pubClient
+      ?.set(`${this.prefix}admin-request:${String(id)}`, '1', 'PX', 60_000, 'NX')
+      .catch(() => null);
+    return claimed === 'OK';
   }
 
   override registerErrorListener(client: {
@@ -66,7 +84,11 @@ export class PrefixedRedisServer extends ServerRedis {
  * The microservice options of a hybrid app serving its message patterns over REDIS_URL,
  * reconnecting for ever after an outage (Nest's default is to give up).
  */
-export function redisTransport(redis: RedisConnection, prefix: string): CustomStrategy {
+export function redisTransport(
+  redis: RedisConnection,
+  prefix: string,
+  cluster: boolean,
+): CustomStrategy {
   return {
     strategy: new PrefixedRedisServer(
       {
@@ -76,6 +98,7 @@ export function redisTransport(redis: RedisConnection, prefix: string): CustomSt
         retryDelay: 1000,
       },
       prefix,
+      cluster,
     ),
   };
 }

@@ -10,6 +10,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { AppConfig } from '../config/app-config.js';
 import {
   BusyError,
+  ChatError,
   DefaultRoomError,
   ForbiddenError,
   RoomExistsError,
@@ -229,7 +230,11 @@ export class ClusterRoomsService
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) throw new BusyError(`room ${roomId} is changing hands: retry`);
-      const target = await this.#ownerOf(roomId);
+      const target = await this.#ownerOf(roomId).catch((error: unknown) => {
+        if (error instanceof ChatError) throw error;
+        // PostgreSQL cannot say who owns it now.
+        throw new BusyError(`room ${roomId} cannot be reached now: retry (${String(error)})`);
+      });
       try {
         if (target instanceof RoomActor) return await invoke(target, command, args);
         const reply = await this.bus.request<CommandReply>(
@@ -283,6 +288,11 @@ export class ClusterRoomsService
       this.#owners.set(roomId, { roomId, instance: owner.instance, epoch: owner.epoch });
       return owner.instance;
     }
+    // Another instance's room whose lease ran out: taken over only by an instance that has
+    // itself held its lease for a while (after a PostgreSQL outage every lease ran out).
+    if (owner.instance !== undefined && owner.instance !== this.node.id && !this.node.settled) {
+      throw new RoomMovedError(roomId);
+    }
     const acquired = await this.#acquire(roomId);
     if (acquired !== undefined) return acquired;
     throw new RoomMovedError(roomId); // someone else took it first: look again
@@ -299,7 +309,7 @@ export class ClusterRoomsService
   }
 
   async #takeOver(roomId: string): Promise<RoomActor | undefined> {
-    const stored = await this.#cluster.acquireRoom(roomId, this.node.id);
+    const stored = await this.#cluster.acquireRoom(roomId, this.node.id, this.node.settled);
     if (stored === undefined) return undefined;
     const room = this.#start(stored, stored.epoch, stored.lastSeq, stored);
     this.#logger.log(`room ${roomId} taken over (epoch ${stored.epoch})`);
@@ -421,7 +431,7 @@ export class ClusterRoomsService
    * instance once it has stayed orphaned for a whole sweep.
    */
   async #adoptOrphans(): Promise<void> {
-    if (!this.node.holdsLease) return;
+    if (!this.node.settled) return;
     let orphans: string[];
     try {
       orphans = await this.#cluster.orphanRooms();

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { BusyError } from '../contract/errors.js';
 import type { UserRef } from '../contract/events.js';
 import type { Announcement, Presence } from './presence.js';
 
@@ -43,8 +44,15 @@ export class RedisPresence implements Presence {
 
   /** When the user was last active on any instance (ms since the epoch). */
   async lastActive(userId: string): Promise<number | undefined> {
-    const at = await this.redis().hget(`${this.#prefix}active`, userId);
+    const at = await this.#command((redis) => redis.hget(`${this.#prefix}active`, userId));
     return at === null ? undefined : Number(at);
+  }
+
+  /** A Redis command, or BUSY when Redis is not reachable (during an outage). */
+  #command<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
+    return run(this.redis()).catch((error: unknown) => {
+      throw new BusyError(`presence is not reachable (Redis): retry (${String(error)})`);
+    });
   }
 
   /** The key of a user's socket counts. */
@@ -62,38 +70,37 @@ export class RedisPresence implements Presence {
    * cluster already: false then (TOO_MANY_SOCKETS).
    */
   async admit(userId: string, max: number): Promise<boolean> {
-    const admitted = (await this.redis().eval(
-      ADMIT,
-      2,
-      this.sockets(userId),
-      this.instance(this.instanceId),
-      this.instanceId,
-      userId,
-      max,
+    const admitted = (await this.#command((redis) =>
+      redis.eval(
+        ADMIT,
+        2,
+        this.sockets(userId),
+        this.instance(this.instanceId),
+        this.instanceId,
+        userId,
+        max,
+      ),
     )) as number;
     return admitted === 1;
   }
 
   /** Gives a slot back (the socket closed). */
   async release(userId: string): Promise<void> {
-    await this.redis().eval(
-      RELEASE,
-      2,
-      this.sockets(userId),
-      this.instance(this.instanceId),
-      this.instanceId,
-      userId,
+    await this.#command((redis) =>
+      redis.eval(
+        RELEASE,
+        2,
+        this.sockets(userId),
+        this.instance(this.instanceId),
+        this.instanceId,
+        userId,
+      ),
     );
   }
 
   async arrived(user: UserRef): Promise<Announcement> {
-    const [announce, toEveryone] = (await this.redis().eval(
-      ARRIVED,
-      1,
-      this.#online,
-      user.id,
-      user.name,
-      this.maxToEveryone,
+    const [announce, toEveryone] = (await this.#command((redis) =>
+      redis.eval(ARRIVED, 1, this.#online, user.id, user.name, this.maxToEveryone),
     )) as [number, number];
     return { announce: announce === 1, toEveryone: toEveryone === 1 };
   }
@@ -102,40 +109,33 @@ export class RedisPresence implements Presence {
   reachable(): void {}
 
   async departed(user: UserRef): Promise<Announcement> {
-    const [announce, toEveryone] = (await this.redis().eval(
-      DEPARTED,
-      2,
-      this.#online,
-      this.sockets(user.id),
-      user.id,
-      this.maxToEveryone,
+    const [announce, toEveryone] = (await this.#command((redis) =>
+      redis.eval(DEPARTED, 2, this.#online, this.sockets(user.id), user.id, this.maxToEveryone),
     )) as [number, number];
     return { announce: announce === 1, toEveryone: toEveryone === 1 };
   }
 
   async reachableRef(userId: string): Promise<UserRef | undefined> {
-    const [[, sockets], [, entry]] = (await this.redis()
-      .multi()
-      .hlen(this.sockets(userId))
-      .hget(this.#online, userId)
-      .exec()) as [[unknown, number], [unknown, string | null]];
+    const [[, sockets], [, entry]] = (await this.#command((redis) =>
+      redis.multi().hlen(this.sockets(userId)).hget(this.#online, userId).exec(),
+    )) as [[unknown, number], [unknown, string | null]];
     if (sockets === 0) return undefined;
     return { id: userId, name: nameOf(entry) ?? userId };
   }
 
   async onlineRef(userId: string): Promise<UserRef | undefined> {
-    const name = nameOf(await this.redis().hget(this.#online, userId));
+    const name = nameOf(await this.#command((redis) => redis.hget(this.#online, userId)));
     return name === undefined ? undefined : { id: userId, name };
   }
 
   async list(): Promise<UserRef[]> {
-    const all = await this.redis().hgetall(this.#online);
+    const all = await this.#command((redis) => redis.hgetall(this.#online));
     return Object.entries(all).map(([id, entry]) => ({ id, name: nameOf(entry) ?? id }));
   }
 
   async stillOnline(userIds: readonly string[]): Promise<ReadonlySet<string>> {
     if (userIds.length === 0) return new Set();
-    const flags = await this.redis().hmget(this.#online, ...userIds);
+    const flags = await this.#command((redis) => redis.hmget(this.#online, ...userIds));
     return new Set(userIds.filter((_, i) => flags[i] !== null));
   }
 

@@ -111,6 +111,8 @@ export class UserActor extends Actor {
   readonly #rooms = new Set<string>();
   #lastActivity = Date.now();
   #forcedOffline = false;
+  /** Until then a last socket closing waits for one to come back (see holdPresence). */
+  #holdUntil = 0;
   #grace: TimerHandle | undefined;
   #idleScan: TimerHandle | undefined;
   #sendBucket: TokenBucket | undefined;
@@ -159,6 +161,16 @@ export class UserActor extends Actor {
     this.enqueue(() => {
       this.#lastActivity = Date.now();
       this.deps.directory.active?.(this.ref.id);
+    });
+  }
+
+  /**
+   * Its sockets here are about to be closed for them to come back (a resync): should the last
+   * close, wait at least `ms` for one to return before the user goes offline.
+   */
+  holdPresence(ms: number): void {
+    this.enqueue(() => {
+      this.#holdUntil = Math.max(this.#holdUntil, Date.now() + ms);
     });
   }
 
@@ -296,7 +308,7 @@ export class UserActor extends Actor {
   #detach(socketId: string): void {
     if (!this.#sockets.delete(socketId) || this.#sockets.size > 0) return;
     this.deps.directory.reachable(this.ref, false);
-    const grace = this.deps.settings.presenceGraceMs;
+    const grace = Math.max(this.deps.settings.presenceGraceMs, this.#holdUntil - Date.now());
     if (grace > 0 && !this.#forcedOffline) {
       this.#phase = 'grace';
       this.#grace = this.enqueueAfter(grace, () => {

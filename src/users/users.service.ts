@@ -25,6 +25,9 @@ interface MemberNote {
   joined: boolean;
 }
 
+/** Sockets closed to rejoin after a Redis outage come back within this, unannounced. */
+const RESYNC_GRACE_MS = 15_000;
+
 /** How long a claim on a clientMsgId in flight lasts (cluster mode). */
 const SEND_CLAIM_MS = 30_000;
 
@@ -42,7 +45,7 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
   readonly #presence: Presence;
   /** Cluster mode only. */
   readonly #cluster: RedisPresence | undefined;
-  readonly #sharedRates: SharedRates | undefined;
+  #sharedRates: SharedRates | undefined;
   readonly #memoSource: MemoSource | undefined;
   readonly #sendClaims: SendClaims | undefined;
   #redisWasDown = false;
@@ -72,11 +75,6 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
       return at !== undefined && Date.now() - at < ms;
     };
     this.active = (userId) => presence.noteActive(userId);
-    this.#sharedRates = new SharedRates(redis.commands, prefix, {
-      send: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
-      activity: { burst: config.activityRateBurst, perSecond: config.activityRatePerSecond },
-      moderation: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
-    });
     // A memo is claimed by the instance delivering it until its confirmation could be due.
     const claimMs = config.memoConfirmMs + 10_000;
     this.#memoSource = {
@@ -85,21 +83,41 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
     };
     const claimKey = (userId: string, id: string) => `${prefix}send:${userId}:${id}`;
     this.#sendClaims = {
-      claim: async (userId, id) =>
-        (await redis.commands.set(claimKey(userId, id), node.id, 'PX', SEND_CLAIM_MS, 'NX')) ===
-        'OK',
-      release: async (userId, id) => void (await redis.commands.del(claimKey(userId, id))),
+      // With Redis down, this instance's own in-flight map and the store's record still hold.
+      claim: (userId, id) =>
+        redis.commands
+          .set(claimKey(userId, id), node.id, 'PX', SEND_CLAIM_MS, 'NX')
+          .then((answer) => answer === 'OK')
+          .catch(() => true),
+      release: (userId, id) =>
+        redis.commands
+          .del(claimKey(userId, id))
+          .then(() => undefined)
+          .catch(() => undefined),
     };
   }
 
   onModuleInit(): void {
     this.rooms.observeMembership(this);
     if (!this.node.enabled) return;
+    const config = this.config;
+    // Redis is connected by now (app.factory connects it before the modules start).
+    this.#sharedRates = new SharedRates(this.redis.commands, config.redisPrefix, {
+      send: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
+      activity: { burst: config.activityRateBurst, perSecond: config.activityRatePerSecond },
+      moderation: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
+    });
     this.bus.on('user.member', (body) => this.#heardMember(body as MemberNote));
     this.bus.on('user.memos', (body) =>
       this.#actors.get((body as { userId: string }).userId)?.flushMemos(),
     );
     this.node.onInstanceGone((instanceId) => this.#reap(instanceId));
+    // The others counted this instance's users gone (and made them leave their rooms): its
+    // clients come back and join again, so that what they are told is true again.
+    this.node.onForgotten(() => {
+      const closed = this.delivery.reconnectSockets('all', () => undefined);
+      this.#logger.warn(`${closed} sockets made to reconnect`);
+    });
     this.redis.commands.on('ready', () => this.#redisBack());
     this.redis.commands.on('close', () => (this.#redisWasDown = true));
   }
@@ -325,7 +343,12 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
       })),
     )
       .then((users) => presence.restore(users.filter((u) => u.sockets > 0)))
-      .then(() => this.delivery.resync())
+      .then(() => {
+        const closed = this.delivery.reconnectSockets('in-rooms', (userId) =>
+          this.#actors.get(userId)?.holdPresence(RESYNC_GRACE_MS),
+        );
+        this.#logger.warn(`Redis is back: ${closed} sockets made to rejoin with since`);
+      })
       .catch((error: unknown) =>
         this.#logger.warn(`presence not restored after Redis came back: ${String(error)}`),
       );

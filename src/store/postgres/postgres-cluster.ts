@@ -37,13 +37,18 @@ interface RoomRow {
 export class PostgresCluster {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Registers or renews this instance's lease; answers when it now ends (server clock). */
-  async heartbeat(instanceId: string, leaseMs: number): Promise<void> {
-    await this.pool.query(
+  /**
+   * Registers or renews this instance's lease. True when its row was not there (its first
+   * heartbeat, or the others forgot it: they counted it dead).
+   */
+  async heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {
+    const { rows } = await this.pool.query<{ fresh: boolean }>(
       `INSERT INTO instances (id, started_at, lease_until) VALUES ($1, ${NOW_MS}, ${NOW_MS} + $2)
-       ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until`,
+       ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until
+       RETURNING (xmax = 0) AS fresh`,
       [instanceId, leaseMs],
     );
+    return rows[0]?.fresh === true;
   }
 
   /** A clean stop: this instance's lease ends now, and it owns no room any more. */
@@ -130,21 +135,26 @@ export class PostgresCluster {
   }
 
   /**
-   * Takes the room over when nobody alive owns it (or this instance did): the owner epoch
+   * Takes the room over when nobody owns it, this instance did, or (`fromOthers`) its owner's
+   * lease ran out: the owner epoch
    * moves on in the same UPDATE that reads last_seq, so every write of an earlier owner fails
    * from now on. Undefined when another live instance owns it, or the room is gone.
    */
-  async acquireRoom(roomId: string, instanceId: string): Promise<AcquiredRoom | undefined> {
+  async acquireRoom(
+    roomId: string,
+    instanceId: string,
+    fromOthers: boolean,
+  ): Promise<AcquiredRoom | undefined> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<RoomRow & { owner_epoch: number }>(
         `UPDATE rooms SET owner_instance = $2, owner_epoch = owner_epoch + 1
-         WHERE id = $1 AND (owner_instance IS NULL OR owner_instance = $2 OR NOT EXISTS (
-           SELECT 1 FROM instances i WHERE i.id = rooms.owner_instance AND i.lease_until > ${NOW_MS}))
+         WHERE id = $1 AND (owner_instance IS NULL OR owner_instance = $2 OR ($3 AND NOT EXISTS (
+           SELECT 1 FROM instances i WHERE i.id = rooms.owner_instance AND i.lease_until > ${NOW_MS})))
          RETURNING *`,
-        [roomId, instanceId],
+        [roomId, instanceId, fromOthers],
       );
       const row = rows[0];
       if (row === undefined) {

@@ -64,6 +64,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     this.#pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      // A server that does not answer fails the query (BUSY to clients) instead of hanging it.
+      connectionTimeoutMillis: 5_000,
       options: `-c search_path=${options.schema} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
       types: {
         getTypeParser: ((oid: number, format?: string) =>
