@@ -10,6 +10,7 @@
  *   npm run bench -- --clients 15000 --idle --rooms 0   # connections only, no rooms
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
  *   npm run bench -- --baseline --rounds 3          # alternate 3 times, report medians
+ *   npm run bench -- --instances 2                  # a cluster of 2 vs 1 instance, on PostgreSQL
  *   npm run bench -- --json                         # machine-readable
  */
 import { execFileSync } from 'node:child_process';
@@ -38,6 +39,9 @@ const { values: args } = parseArgs({
     idle: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'boolean', default: false },
+    instances: { type: 'string', default: '1' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -50,6 +54,7 @@ const WARMUP = Number(args.warmup);
 const PRIVATE_RATIO = Number(args['private-ratio']);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const CONNECT_CONCURRENCY = 250;
+const INSTANCES = Math.max(1, Number(args.instances));
 if (ROOMS < 1 && !args.idle) {
   console.error('--rooms 0 (connections only) needs --idle');
   process.exit(2);
@@ -62,6 +67,8 @@ interface Target {
   name: string;
   script: string;
   env: Record<string, string>;
+  /** Processes of the target, one cluster; clients are spread over them. */
+  instances?: number;
   /** The service needs its rooms created first; the bare server makes them on join. */
   createsRooms: boolean;
 }
@@ -104,6 +111,11 @@ interface ServerHandle {
   stop(): Promise<number | null>;
 }
 
+/** The target's processes: several when it is a cluster. */
+async function startServers(target: Target): Promise<ServerHandle[]> {
+  return Promise.all(Array.from({ length: target.instances ?? 1 }, () => startServer(target)));
+}
+
 async function startServer(target: Target): Promise<ServerHandle> {
   const service = new ServiceProcess({
     args: ['--expose-gc', '--require', './bench/gc-probe.cjs', target.script],
@@ -119,31 +131,39 @@ async function startServer(target: Target): Promise<ServerHandle> {
       if (reports.length > seen) return Number(reports[reports.length - 1][1]);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return rssBytes(pid);
+    return rssBytes([pid]);
   };
   return { url, pid, retainedRss, stop: () => service.stop('SIGTERM', 30_000 + CLIENTS * 5) };
 }
 
-/** Resolves once the server has used under 5% of a core for 500 ms (at most 120 s). */
-async function serverQuiet(pid: number): Promise<void> {
+/** Resolves once the servers have used under 5% of a core for 500 ms (at most 120 s). */
+async function serverQuiet(pids: readonly number[]): Promise<void> {
   const window = 500;
   for (let waited = 0; waited < 120_000; waited += window) {
-    const before = cpuSeconds(pid);
+    const before = cpuSeconds(pids);
     await new Promise((resolve) => setTimeout(resolve, window));
-    if (cpuSeconds(pid) - before < (window / 1000) * 0.05) return;
+    if (cpuSeconds(pids) - before < (window / 1000) * 0.05) return;
   }
   progress('  server still busy after 120 s: reading memory anyway');
 }
 
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+/** CPU seconds (user + system) the processes have used so far, together. */
+function cpuSeconds(pids: readonly number[]): number {
+  let seconds = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    seconds += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  }
+  return seconds;
 }
 
-function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : 0;
+function rssBytes(pids: readonly number[]): number {
+  let bytes = 0;
+  for (const pid of pids) {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    bytes += match ? Number(match[1]) * 1024 : 0;
+  }
+  return bytes;
 }
 
 // ---- clients ----------------------------------------------------------------------------
@@ -171,14 +191,15 @@ function onDelivery(tracker: Tracker, message: ChatMessage): void {
   if (--entry.left === 0) tracker.expected.delete(tag);
 }
 
-async function connectAll(url: string, tracker: Tracker, counters: Counters) {
+async function connectAll(urls: readonly string[], tracker: Tracker, counters: Counters) {
   const clients: Client[] = new Array(CLIENTS);
   let connected = 0;
   let lastReport = 0;
   for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
     const batch = [];
     for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
-      const socket: Client = io(url, {
+      // Spread over the instances: a room's members on every one of them.
+      const socket: Client = io(urls[i % urls.length], {
         auth: { userId: `load${i}`, name: `load ${i}` },
         transports: ['websocket'],
         forceNew: true,
@@ -265,11 +286,14 @@ async function run(target: Target): Promise<LoadResult> {
   progress(
     `\n${target.name}: ${CLIENTS} clients, ${ROOMS} rooms, ${args.idle ? 'idle' : `${RATE} msg/s each`}`,
   );
-  const server = await startServer(target);
-  const pid = server.pid;
+  const servers = await startServers(target);
+  const pids = servers.map((server) => server.pid);
+  const retainedRss = async (): Promise<number> =>
+    (await Promise.all(servers.map((server) => server.retainedRss()))).reduce((a, b) => a + b, 0);
   if (target.createsRooms) {
     for (let r = 0; r < ROOMS; r++) {
-      await fetch(`${server.url}/api/rooms`, {
+      // Made on the instances in turn: each owns some of the rooms.
+      await fetch(`${servers[r % servers.length].url}/api/rooms`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ id: `load-${r}` }),
@@ -288,15 +312,16 @@ async function run(target: Target): Promise<LoadResult> {
     expectedMeasured: 0,
   };
   const counters: Counters = { connectErrors: 0, disconnects: 0, errors: 0, reasons: new Map() };
-  const rssBefore = await server.retainedRss();
+  const rssBefore = await retainedRss();
   const connectStarted = performance.now();
-  const clients = await connectAll(server.url, tracker, counters);
+  const urls = servers.map((server) => server.url);
+  const clients = await connectAll(urls, tracker, counters);
   // Presence notices and room_join fan-out may still be in flight: wait for a quiet server.
-  await serverQuiet(pid);
+  await serverQuiet(pids);
   progress(
     `  connected and settled in ${((performance.now() - connectStarted) / 1000).toFixed(1)} s`,
   );
-  const rssConnected = await server.retainedRss();
+  const rssConnected = await retainedRss();
   const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / CLIENTS;
 
   const membersPerRoom = Array.from(
@@ -318,7 +343,7 @@ async function run(target: Target): Promise<LoadResult> {
   await new Promise<void>((done) => {
     const tick = (): void => {
       const now = performance.now();
-      if (cpuStart === 0 && now >= measureFrom) cpuStart = cpuSeconds(pid);
+      if (cpuStart === 0 && now >= measureFrom) cpuStart = cpuSeconds(pids);
       while (totalRate > 0 && next <= now && next < end) {
         const from = seq % CLIENTS;
         const client = clients[from];
@@ -360,7 +385,7 @@ async function run(target: Target): Promise<LoadResult> {
         );
       }
       if (now >= end) {
-        if (cpuEnd === 0) cpuEnd = cpuSeconds(pid);
+        if (cpuEnd === 0) cpuEnd = cpuSeconds(pids);
         // Wait for stragglers: every message accounted for, or 10 s without them.
         if (tracker.expected.size === 0 || now >= end + 10_000) {
           done();
@@ -373,10 +398,11 @@ async function run(target: Target): Promise<LoadResult> {
   });
 
   for (const [reason, count] of counters.reasons) progress(`  ${count} x ${reason}`);
-  const serverRssMb = rssBytes(pid) / 1024 / 1024;
+  const serverRssMb = rssBytes(pids) / 1024 / 1024;
   const stopStarted = performance.now();
   for (const client of clients) client.disconnect();
-  const exitCode = await server.stop();
+  const exitCodes = await Promise.all(servers.map((server) => server.stop()));
+  const exitCode = exitCodes.find((code) => code !== 0) ?? 0;
   progress(
     `  stopped in ${((performance.now() - stopStarted) / 1000).toFixed(1)} s, exit code ${exitCode}`,
   );
@@ -455,7 +481,8 @@ const MEMORY: Figure = (r) => r.memoryPerConnectionKb;
 /** Ours over the baseline of the same round; with several rounds, the median of those. */
 function ratioOf(rounds: LoadResult[][], target: number, figure: Figure): number | undefined {
   const ratios = rounds.flatMap((round) => {
-    const base = round.find((r) => r.target === 'bare socket.io');
+    // The first target of a round is what the others are measured against.
+    const base = round[0];
     const value = figure(round[target]);
     const of = base === undefined || base === round[target] ? null : figure(base);
     return value === null || of === null || of === 0 ? [] : [value / of];
@@ -513,14 +540,37 @@ async function main(): Promise<void> {
   progress(
     `load benchmark on node ${process.version}, ${SECONDS}s measured after ${WARMUP}s warm-up`,
   );
+  // --instances N: a cluster of N on PostgreSQL and Redis, against one instance on the same
+  // PostgreSQL and load.
+  const schema = `bench_cluster_${process.pid}`;
+  const onPostgres: Record<string, string> = {
+    ...ours.env,
+    STORE: 'postgres',
+    DATABASE_URL: args.postgres,
+    DATABASE_SCHEMA: schema,
+  };
+  const targets: Target[] =
+    INSTANCES > 1
+      ? [
+          { ...ours, name: 'actor-chat (PostgreSQL, 1 instance)', env: onPostgres },
+          {
+            ...ours,
+            name: `actor-chat (PostgreSQL + Redis, ${INSTANCES} instances)`,
+            env: { ...onPostgres, REDIS_URL: args.redis, REDIS_PREFIX: `bench-${process.pid}:` },
+            instances: INSTANCES,
+          },
+        ]
+      : [...(args.baseline ? [bare] : []), ours];
   const rounds: LoadResult[][] = [];
   try {
     // Alternating the targets spreads the machine's slow moments over both.
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) progress(`\nround ${round} of ${ROUNDS}`);
       const results: LoadResult[] = [];
-      if (args.baseline) results.push(await run(bare));
-      results.push(await run(ours));
+      for (const target of targets) {
+        results.push(await run(target));
+        if (INSTANCES > 1) dropSchema(args.postgres, schema);
+      }
       rounds.push(results);
     }
   } finally {
@@ -550,6 +600,13 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`\n${table(results, rounds)}`);
+}
+
+/** A fresh database for the next run of a PostgreSQL target. */
+function dropSchema(url: string, schema: string): void {
+  execFileSync('psql', [url, '-q', '-c', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], {
+    stdio: 'ignore',
+  });
 }
 
 main().catch((error: unknown) => {

@@ -102,13 +102,16 @@ export class ClusterNode implements OnModuleDestroy {
     this.#instanceGone.push(listener);
   }
 
-  /** A clean stop: the lease ends now and the rooms are handed back, no one waits for it. */
-  async leave(): Promise<void> {
+  /**
+   * A clean stop: the rooms are handed back at once, no one waits for them; the lease ends
+   * after `lingerMs` (the presence grace), when the others clean up after this instance.
+   */
+  async leave(lingerMs: number): Promise<void> {
     if (!this.enabled || this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.#beating?.catch(() => undefined);
-    await this.store.leave(this.id).catch((error: unknown) => {
+    await this.store.leave(this.id, lingerMs).catch((error: unknown) => {
       this.#logger.warn(`could not leave the cluster cleanly: ${String(error)}`);
     });
   }

@@ -138,7 +138,7 @@ export class ClusterRoomsService
           this.#logger.warn(`room ${room.id} not handed back: ${String(error)}`),
         );
     }
-    await this.node.leave();
+    await this.node.leave(this.config.presenceGraceMs);
   }
 
   async resolve(roomId: string): Promise<RoomHandle> {

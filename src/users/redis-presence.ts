@@ -37,14 +37,15 @@ export class RedisPresence implements Presence {
     if (now - (this.#activeWritten.get(userId) ?? 0) < 1000) return;
     this.#activeWritten.set(userId, now);
     if (this.#activeWritten.size > 100_000) this.#activeWritten.clear();
+    // A key a user, forgotten a day after its last activity.
     this.redis()
-      .hset(`${this.#prefix}active`, userId, now)
+      .set(`${this.#prefix}active:${userId}`, now, 'PX', ACTIVE_KEPT_MS)
       .catch(() => undefined);
   }
 
   /** When the user was last active on any instance (ms since the epoch). */
   async lastActive(userId: string): Promise<number | undefined> {
-    const at = await this.#command((redis) => redis.hget(`${this.#prefix}active`, userId));
+    const at = await this.#command((redis) => redis.get(`${this.#prefix}active:${userId}`));
     return at === null ? undefined : Number(at);
   }
 
@@ -176,6 +177,9 @@ export class RedisPresence implements Presence {
     this.#logger.log(`presence of ${users.length} users restored`);
   }
 }
+
+/** How long a user's last activity is kept. */
+const ACTIVE_KEPT_MS = 24 * 60 * 60 * 1000;
 
 function nameOf(entry: string | null | undefined): string | undefined {
   if (entry === null || entry === undefined) return undefined;

@@ -51,12 +51,18 @@ export class PostgresCluster {
     return rows[0]?.fresh === true;
   }
 
-  /** A clean stop: this instance's lease ends now, and it owns no room any more. */
-  async leave(instanceId: string): Promise<void> {
+  /**
+   * A clean stop: this instance owns no room any more, and its lease ends in `lingerMs`; then
+   * the others clean its users up (those that did not come back elsewhere meanwhile).
+   */
+  async leave(instanceId: string, lingerMs: number): Promise<void> {
     await this.pool.query('UPDATE rooms SET owner_instance = NULL WHERE owner_instance = $1', [
       instanceId,
     ]);
-    await this.pool.query('DELETE FROM instances WHERE id = $1', [instanceId]);
+    await this.pool.query(`UPDATE instances SET lease_until = ${NOW_MS} + $2 WHERE id = $1`, [
+      instanceId,
+      lingerMs,
+    ]);
   }
 
   async liveInstances(): Promise<string[]> {
