@@ -208,6 +208,32 @@ describeCluster('a cluster through failures', () => {
     expect(bAgain.received.filter(disconnectOf('r-gil'))).toEqual([]);
   }, 60_000);
 
+  it('should show nothing of a killed earlier run: no stale users, no room left owned', async () => {
+    const c = await twoInstances({ instances: 1 });
+    const ghost = await c.clients[0].as('g-old');
+    await ghost.ok('room:create', { roomId: 'g' });
+    await ghost.ok('room:message', { roomId: 'g', content: 'before' });
+    c.servers[0].signal('SIGKILL');
+    await c.servers[0].exited();
+    // A new run on the same database and prefix.
+    const next = await c.addInstance();
+    const fresh = await c.clients[next].as('g-new');
+    // Within a couple of leases the old run's user is gone and its room is served again.
+    await waitUntil(
+      async () => {
+        const { users } = await fresh.ok('user:list');
+        return users.every((u) => u.id !== 'g-old');
+      },
+      4 * LEASE_MS + 2000,
+    );
+    const { messages } = await fresh.ok('room:join', { roomId: 'g' });
+    expect(messages.filter((m) => m.content === 'before')).toHaveLength(1);
+    expect(messages.some((m) => m.type === 'room_leave' && m.user?.id === 'g-old')).toBe(true);
+    await expect(
+      fresh.ok('room:message', { roomId: 'g', content: 'after' }),
+    ).resolves.toBeDefined();
+  }, 60_000);
+
   it('should answer BUSY while PostgreSQL is away, ack nothing meanwhile, and be whole soon after', async () => {
     const c = await twoInstances({ proxyPostgres: true });
     const a = await c.clients[0].as('p-ida');
