@@ -1,12 +1,15 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Admission } from './admission.js';
 
 /** socket.io server options that come from configuration rather than decorators. */
 export class ChatIoAdapter extends IoAdapter {
+  readonly #logger = new Logger(ChatIoAdapter.name);
+
   constructor(
     private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
@@ -53,6 +56,7 @@ export class ChatIoAdapter extends IoAdapter {
         namespace.on('connection', (socket) => pending.connected(socket.conn)),
       );
     }
+    this.#watchPollingTooLarge(server);
     // Drop the HTTP upgrade request once the socket is connected: socket.io's own advice for
     // memory per connection. After the handshake middleware, which reads its headers.
     server.on('connection', (socket: { conn: { request: unknown } }) => {
@@ -60,6 +64,26 @@ export class ChatIoAdapter extends IoAdapter {
       socket.conn.request = null;
     });
     return server;
+  }
+
+  /**
+   * A long-polling POST over MAX_HTTP_BUFFER_SIZE gets engine.io's 413, and its session
+   * ends, with nothing said: say it (the WebSocket case is the gateway's).
+   */
+  #watchPollingTooLarge(server: Server): void {
+    const http = (server as unknown as { httpServer?: HttpServer }).httpServer;
+    const metrics = this.app.get(MetricsService);
+    http?.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (request.method !== 'POST' || request.url?.startsWith('/socket.io/') !== true) return;
+      response.once('finish', () => {
+        if (response.statusCode !== 413) return;
+        metrics.packetTooLarge();
+        this.#logger.warn(
+          `a long-polling packet from ${request.socket.remoteAddress} was over ` +
+            `MAX_HTTP_BUFFER_SIZE (${this.config.maxHttpBufferSize} bytes): refused`,
+        );
+      });
+    });
   }
 
   /**

@@ -37,6 +37,12 @@ function estimatedBytes(messages: readonly ChatMessage[]): number {
   return bytes;
 }
 
+/** ws's refusal of a frame over its maxPayload, as engine.io reports the close. */
+function isPayloadTooLarge(description: unknown): boolean {
+  const message = description instanceof Error ? description.message : String(description);
+  return /max payload size exceeded/i.test(message);
+}
+
 /** Events waiting on one connection before it gets BUSY. */
 const MAX_PENDING_PER_SOCKET = 256;
 
@@ -54,6 +60,7 @@ const MAX_PENDING_PER_SOCKET = 256;
 export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   readonly #logger = new Logger(ChatGateway.name);
   readonly #limits: PayloadLimits;
+  readonly #maxPacketBytes: number;
   readonly #handlers: Handlers;
 
   constructor(
@@ -66,6 +73,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     config: AppConfig,
   ) {
     this.#limits = { maxMessageLength: config.maxMessageLength };
+    this.#maxPacketBytes = config.maxHttpBufferSize;
     this.#handlers = {
       'room:list': (user) => chat.listRooms(user),
       'room:create': (user, input) => chat.createRoom(user, input),
@@ -153,6 +161,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.disconnect(true);
       return;
     }
+    // socket.io closes a connection whose packet passes MAX_HTTP_BUFFER_SIZE, silently.
+    socket.conn.once('close', (_reason: string, description?: unknown) => {
+      if (!isPayloadTooLarge(description)) return;
+      this.metrics.packetTooLarge();
+      this.#logger.warn(
+        `socket ${socket.id} of user ${user.id} closed: a packet over MAX_HTTP_BUFFER_SIZE ` +
+          `(${this.#maxPacketBytes} bytes)`,
+      );
+    });
     const sequencer = new Sequencer(MAX_PENDING_PER_SOCKET);
     // One listener for every event keeps per-connection memory small.
     socket.onAny((rawEvent: unknown, ...args: unknown[]) => {

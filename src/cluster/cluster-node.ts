@@ -82,7 +82,7 @@ export class ClusterNode implements OnModuleDestroy {
     if (!this.holdsLease) throw new Error('could not take a lease in PostgreSQL');
     this.#timer = setInterval(() => void this.#beatOnce(), this.leaseMs / BEATS_PER_LEASE);
     this.#timer.unref();
-    this.#logger.log(
+    this.#logger.debug(
       `cluster instance ${this.id} (lease ${this.leaseMs} ms, ${this.#live.size} live)`,
     );
   }

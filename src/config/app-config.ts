@@ -96,7 +96,8 @@ export class AppConfig {
       nodeEnv,
       logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       port: read.int('PORT', 3000, 0, 65535),
-      host: read.string('HOST', '0.0.0.0'),
+      // A laptop's service is not the network's: only production listens everywhere.
+      host: read.string('HOST', nodeEnv === 'production' ? '0.0.0.0' : '127.0.0.1'),
 
       dispatcherWorkers: read.int('DISPATCHER_WORKERS', 4, 1, 256),
       mailboxCapacity: read.int('MAILBOX_CAPACITY', 10_000, 1),
@@ -121,7 +122,8 @@ export class AppConfig {
       defaultRooms: read.list('DEFAULT_ROOMS', ['general', 'game', 'dev'], ID_PATTERN),
       idleTimeoutMs: read.int('IDLE_TIMEOUT_MS', 600_000, 0),
       roomNoticeIntervalMs: read.int('ROOM_NOTICE_INTERVAL_MS', 0, 0),
-      presenceGraceMs: read.int('PRESENCE_GRACE_MS', 0, 0),
+      // A page reload or a short network drop is not a departure.
+      presenceGraceMs: read.int('PRESENCE_GRACE_MS', 5000, 0),
       presenceBroadcastMaxUsers: read.int('PRESENCE_BROADCAST_MAX_USERS', 0, 0),
       statsIntervalMs: read.int('STATS_INTERVAL_MS', 0, 0),
 
@@ -140,7 +142,8 @@ export class AppConfig {
       maxRoomsPerUser: read.int('MAX_ROOMS_PER_USER', 100, 1),
       maxMembersPerRoom: read.int('MAX_MEMBERS_PER_ROOM', 10_000, 1),
       maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 10, 1),
-      connectRatePerIp: read.int('CONNECT_RATE_PER_IP', 100, 0),
+      // Off by default: a test suite, a bot fleet or an office behind one NAT share an address.
+      connectRatePerIp: read.int('CONNECT_RATE_PER_IP', 0, 0),
       connectRateWindowMs: read.int('CONNECT_RATE_WINDOW_MS', 10_000, 100),
       maxPendingHandshakesPerIp: read.int('MAX_PENDING_HANDSHAKES_PER_IP', 2000, 0),
       trustProxy: read.oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',

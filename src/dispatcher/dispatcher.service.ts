@@ -41,7 +41,7 @@ export class DispatcherService
 
   onModuleInit(): void {
     this.start();
-    this.#logger.log(`started ${this.options.workers} worker loops`);
+    this.#logger.debug(`started ${this.options.workers} worker loops`);
   }
 
   /**

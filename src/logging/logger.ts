@@ -12,6 +12,20 @@ export interface LogOptions {
   destination?: DestinationStream;
 }
 
+/**
+ * Nest's own start-up lines (modules, every route, the microservice): at `debug`, so that a
+ * start says one line at `info` (main.ts) and the routes are still there when asked for.
+ */
+const STARTUP_CONTEXTS: ReadonlySet<string> = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+  'NestMicroservice',
+  'Server',
+]);
+
 /** Pretty output for a person at a terminal; JSON for anything that collects logs. */
 export function wantsPrettyLogs(
   nodeEnv: string | undefined,
@@ -60,7 +74,9 @@ export class PinoNestLogger implements LoggerService {
   constructor(readonly pino: Pino) {}
 
   log(message: unknown, ...params: unknown[]): void {
-    this.#write('info', message, params);
+    const context = params.at(-1);
+    const quiet = typeof context === 'string' && STARTUP_CONTEXTS.has(context);
+    this.#write(quiet ? 'debug' : 'info', message, params);
   }
 
   error(message: unknown, ...params: unknown[]): void {

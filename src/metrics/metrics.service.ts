@@ -135,6 +135,17 @@ export class MetricsService {
     if (!reply.ok) this.#rejected.inc(reply.error.code);
   }
 
+  readonly #tooLarge = new Counter({
+    name: 'chat_packets_too_large_total',
+    help: 'Connections closed because a packet passed MAX_HTTP_BUFFER_SIZE (socket.io rule).',
+    registers: [this.registry],
+  });
+
+  /** A connection was closed for a packet over MAX_HTTP_BUFFER_SIZE. */
+  packetTooLarge(): void {
+    this.#tooLarge.inc();
+  }
+
   /** A connection was refused at the handshake with `code` (its connect_error message). */
   handshakeRefused(code: HandshakeRefusal): void {
     this.#refusedHandshakes.inc(code);

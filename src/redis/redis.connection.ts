@@ -125,7 +125,7 @@ export class RedisConnection implements OnApplicationShutdown {
       );
     }
     this.#started = true;
-    this.#logger.log(`connected to ${this.location}`);
+    this.#logger.debug(`connected to ${this.location}`);
   }
 
   /** Resolves when Redis answers PING; rejects at once while disconnected. For readiness. */

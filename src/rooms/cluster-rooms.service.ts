@@ -116,7 +116,7 @@ export class ClusterRoomsService
     this.#sweep = setInterval(() => void this.#adoptOrphans(), this.node.leaseMs);
     this.#sweep.unref();
     await this.#adoptOrphans();
-    this.#logger.log(`serving ${this.#owned.size} rooms (more on the other instances)`);
+    this.#logger.debug(`serving ${this.#owned.size} rooms (more on the other instances)`);
   }
 
   onModuleDestroy(): void {

@@ -65,7 +65,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
     for (const id of this.config.defaultRooms) {
       if (!this.#rooms.has(id)) this.#create({ id, name: id, private: false });
     }
-    this.#logger.log(
+    this.#logger.debug(
       `${this.#rooms.size} rooms ready (default: ${this.config.defaultRooms.join(', ')})`,
     );
   }

@@ -46,7 +46,7 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.store.init();
-    this.#logger.log(`store: ${this.store.kind} (${this.store.location})`);
+    this.#logger.debug(`store: ${this.store.kind} (${this.store.location})`);
   }
 
   async onApplicationShutdown(): Promise<void> {

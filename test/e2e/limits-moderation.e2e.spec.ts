@@ -404,6 +404,23 @@ describe('HANDSHAKE_TIMEOUT_MS and MAX_HTTP_BUFFER_SIZE', () => {
     expect(await gone).toBe('transport close');
     const { message } = await alice.ok('room:message', { roomId: 'general', content: 'fine' });
     expect(message.content).toBe('fine');
+    // Said where an operator looks, not only felt by the client.
+    const metrics = await (await fetch(`${h.app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^chat_packets_too_large_total 1$/m);
+  });
+
+  it('should count a long-polling packet over the cap too', async () => {
+    const base = `${h.app.url}/socket.io/?EIO=4&transport=polling`;
+    const { sid } = JSON.parse((await (await fetch(base)).text()).slice(1)) as { sid: string };
+    const res = await fetch(`${base}&sid=${sid}`, { method: 'POST', body: 'x'.repeat(60_000) });
+    expect(res.status).toBe(413);
+    // Counted once the 413 has gone out, which may be just after the client reads it.
+    const deadline = Date.now() + 2000;
+    let metrics = '';
+    do {
+      metrics = await (await fetch(`${h.app.url}/metrics`)).text();
+    } while (!/^chat_packets_too_large_total 1$/m.test(metrics) && Date.now() < deadline);
+    expect(metrics).toMatch(/^chat_packets_too_large_total 1$/m);
   });
 });
 

@@ -1,34 +1,66 @@
 /**
  * The README's install-and-run command is `npm ci && npm start`: the start script must
- * start the built service on the embedded default store, and /health must answer.
+ * start the built service on the embedded default store, and /health must answer. With
+ * nothing configured, the defaults must not refuse ordinary use.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceProcess } from '../../scripts/lib/service-process.js';
+import { Clients } from '../support/chat-app.js';
 
 describe('npm start', () => {
-  it('should start the service on SQLite and answer /health', async () => {
-    const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as {
-      scripts: Record<string, string>;
-    };
-    const dataDir = mkdtempSync(join(tmpdir(), 'chat-start-'));
-    // The start script itself (the build ran in globalSetup, as prestart would).
-    const service = new ServiceProcess({
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  let dataDir = '';
+  let service: ServiceProcess;
+  let url = '';
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'chat-start-'));
+    // The start script itself (the build ran in globalSetup, as prestart would), with
+    // nothing set but where to keep its file.
+    service = new ServiceProcess({
       command: 'sh',
       args: ['-c', `exec ${scripts.start}`],
-      env: { DATA_DIR: dataDir },
+      // HOST empty is HOST unset.
+      env: { DATA_DIR: dataDir, HOST: '' },
     });
+    url = await service.start();
+  });
+
+  afterAll(async () => {
+    await service.stop('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should start on SQLite, on this machine only, saying so in one line', async () => {
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const started = service.log
+      .split('\n')
+      .filter((line) => line.includes('"level":"info"'));
+    expect(started).toHaveLength(1);
+    expect(started[0]).toContain(`store: sqlite (${join(dataDir, 'chat.sqlite')})`);
+    const health = await fetch(`${url}/health`);
+    expect(await health.json()).toEqual({ status: 'ok' });
+  });
+
+  it('should let 1,000 clients from one address connect at once (a bot fleet, a NAT)', async () => {
+    const clients = new Clients(() => url);
     try {
-      const url = await service.start();
-      expect(service.log).toContain(`store: sqlite (${join(dataDir, 'chat.sqlite')})`);
-      const health = await fetch(`${url}/health`);
-      expect(await health.json()).toEqual({ status: 'ok' });
-      expect(await service.stop('SIGTERM')).toBe(0);
+      const settled = await Promise.allSettled(
+        Array.from({ length: 1000 }, (_, i) => clients.as(`bot-${i}`)),
+      );
+      const refused = settled.filter((s) => s.status === 'rejected');
+      expect(refused.map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
     } finally {
-      await service.stop('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
+      clients.closeAll();
     }
+  }, 60_000);
+
+  it('should stop cleanly on SIGTERM', async () => {
+    expect(await service.stop('SIGTERM')).toBe(0);
   });
 });

@@ -25,7 +25,7 @@ export interface RunningApp {
 
 /**
  * Starts the real Nest application on a free port (port 0) with the given environment
- * on top of test defaults: memory store, quiet logs, no default-room surprises.
+ * on top of test defaults: memory store, quiet logs, departures at once.
  */
 export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
   const config = AppConfig.fromEnv({
@@ -33,6 +33,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
     PORT: '0',
     HOST: '127.0.0.1',
     STORE: 'memory',
+    // Departures at once: the suites about the grace set their own.
+    PRESENCE_GRACE_MS: '0',
     ...env,
   });
   const app = await createApp(config, { logger: false });

@@ -46,8 +46,8 @@ export class TestCluster {
       DATABASE_SCHEMA: this.schema,
       REDIS_URL: redisUrl,
       REDIS_PREFIX: this.prefix,
-      // Nothing in the way of tests that connect many clients from one address.
-      CONNECT_RATE_PER_IP: '0',
+      // Departures at once: the tests about the grace set their own.
+      PRESENCE_GRACE_MS: '0',
       ...this.options.env,
     };
     // All at once, as a deployment would start them.
