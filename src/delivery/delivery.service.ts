@@ -63,14 +63,21 @@ export class DeliveryService {
    * confirms it (a v1 client's listener ignores the callback and never does). False when the
    * socket is not connected here.
    */
-  sendMemo(socketId: string, memo: ChatMessage, bytes: number, onAck: () => void): boolean {
+  sendMemo(socketId: string, memo: ChatMessage, onAck: () => void): boolean {
     const socket = this.#io.sockets.sockets.get(socketId);
     if (socket === undefined) return false;
     socket.emit('message', memo, () => onAck());
-    // Owed to the client, not a backlog it failed to read.
-    this.slowConsumers.noteRequested(socket, bytes);
     this.metrics.sent(memo, 1);
     return true;
+  }
+
+  /**
+   * `length` JSON characters just emitted to the socket were asked for (a batch of its memos):
+   * owed to the client, not a backlog it failed to read.
+   */
+  noteRequested(socketId: string, length: number): void {
+    const socket = this.#io.sockets.sockets.get(socketId);
+    if (socket !== undefined) this.slowConsumers.noteRequested(socket, length);
   }
 
   /**

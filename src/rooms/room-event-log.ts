@@ -62,6 +62,8 @@ export class RoomEventLog {
   #retryMs = RECOVERY_RETRY_MS;
   /** While stale: the last seq known to be delivered; the store is re-read from there. */
   #staleSince = 0;
+  /** Cluster mode: the owner epoch this log writes under (from the writes' fences). */
+  #epoch: number | undefined;
 
   constructor(
     private readonly roomId: string,
@@ -115,6 +117,7 @@ export class RoomEventLog {
       throw new Error(`event seq ${event.seq} does not follow ${this.#lastSeq}`);
     }
     this.#lastSeq = event.seq;
+    if (fence?.epoch !== undefined) this.#epoch = fence.epoch;
     const written =
       this.writesAfter === undefined
         ? this.store.appendRoomEvent(event, send, fence)
@@ -161,6 +164,18 @@ export class RoomEventLog {
   /** Settles once every event numbered so far is settled and broadcast. */
   settled(): Promise<void> {
     return this.#delivered;
+  }
+
+  /**
+   * The room stops here (closed, or given up) while the store could not be read: no retry
+   * will run, so the events whose outcome is unknown end with BUSY (their senders may retry
+   * with their clientMsgId) and whatever waits behind them goes on.
+   */
+  abandon(): void {
+    if (this.#recovery !== 'stale') return;
+    for (const pending of [...this.#pending]) {
+      this.#settle(pending, false, new BusyError('the store did not confirm this event: retry'));
+    }
   }
 
   #settle(pending: Pending, stored: boolean, reason?: Error): void {
@@ -211,6 +226,16 @@ export class RoomEventLog {
     }
     const stored = new Map(tail.events.map((event) => [event.seq, event]));
     const pendingAt = new Map(this.#pending.map((pending) => [pending.event.seq, pending]));
+    if (this.#ownerMoved(tail.ownerEpoch)) {
+      // What follows our events is the new owner's, and it broadcast them itself.
+      for (const pending of pendingAt.values()) {
+        const mine = stored.get(pending.event.seq)?.id === pending.event.id;
+        this.#settle(pending, mine, mine ? undefined : new RoomMovedError(this.roomId));
+      }
+      this.#recovery = 'idle';
+      this.host.ownerLost();
+      return;
+    }
     for (const pending of pendingAt.values()) {
       this.#settle(pending, stored.get(pending.event.seq)?.id === pending.event.id);
     }
@@ -231,6 +256,10 @@ export class RoomEventLog {
     this.#lastSeq = tail.lastSeq;
     this.#recovery = 'idle';
     this.#retryMs = RECOVERY_RETRY_MS;
+  }
+
+  #ownerMoved(storedEpoch: number | undefined): boolean {
+    return this.#epoch !== undefined && storedEpoch !== undefined && storedEpoch !== this.#epoch;
   }
 
   #becomeStale(since: number, unknown: readonly Pending[], error: unknown): void {

@@ -208,6 +208,81 @@ describe(RoomActor.name, () => {
     await expect(sut.post(alice, 'back')).resolves.toMatchObject({ seq: 3 });
   });
 
+  it('should settle what waits on a stale log once the room closes, instead of hanging', async () => {
+    const down = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = down.appendRoomEvent.bind(down);
+    const roomLog = down.roomLog.bind(down);
+    let storeDown = false;
+    down.appendRoomEvent = async (event: ChatMessage, send) => {
+      if (event.content === 'x') {
+        storeDown = true;
+        throw new Error('connection lost');
+      }
+      return append(event, send);
+    };
+    down.roomLog = async (roomId: string, since: number) => {
+      if (storeDown) throw new Error('connection refused');
+      return roomLog(roomId, since);
+    };
+    const sut = await makeRoom({}, down);
+    await sut.join(alice);
+    await expect(sut.post(alice, 'x')).rejects.toMatchObject({ code: 'BUSY' });
+    const history = sut.history('alice', undefined, 10);
+    const closing = sut.close();
+    storeDown = false;
+    // The retry read was a delayed job of a room that has stopped: it never runs.
+    await expect(history).resolves.toEqual(expect.any(Array));
+    await expect(closing).resolves.toBeUndefined();
+    await expect(down.eventsBefore('lobby', 100, 50)).resolves.toEqual([]);
+  });
+
+  it('should take a kicked member off the room’s channel even when its room_leave is not stored', async () => {
+    const flaky = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = flaky.appendRoomEvent.bind(flaky);
+    flaky.appendRoomEvent = async (event: ChatMessage, send) => {
+      if (event.type === 'room_leave') throw new Error('disk hiccup');
+      return append(event, send);
+    };
+    const sut = await makeRoom({ owner: 'alice', private: true }, flaky);
+    await sut.join(alice);
+    await sut.invite('alice', 'bob');
+    await sut.join(bob);
+    await expect(sut.kick('alice', 'bob')).rejects.toThrow('disk hiccup');
+    expect(delivery.channels.at(-1)).toBe('leave bob lobby');
+    expect((await sut.snapshot()).members).toEqual(['alice']);
+  });
+
+  it('should not broadcast the new owner’s events when a failed write finds the room taken over', async () => {
+    const shared = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = shared.appendRoomEvent.bind(shared);
+    const roomLog = shared.roomLog.bind(shared);
+    let ownerEpoch = 1;
+    shared.appendRoomEvent = async (event: ChatMessage, send) => {
+      if (event.content !== 'frozen mid-transaction') return append(event, send);
+      // Meanwhile another instance took the room (epoch 2) and wrote two events of its own.
+      ownerEpoch = 2;
+      for (const content of ['b1', 'b2']) {
+        const seq = (await roomLog('lobby', 0)).lastSeq + 1;
+        await append({ ...event, id: `other-${content}`, seq, content });
+      }
+      throw new Error('Connection terminated unexpectedly');
+    };
+    shared.roomLog = async (roomId: string, since: number) => ({
+      ...(await roomLog(roomId, since)),
+      ownerEpoch,
+    });
+    const lost = jest.fn();
+    const sut = await makeRoomWith({ store: shared, ownership: { epoch: 1, onLost: lost } });
+    await sut.join(alice);
+    await sut.post(alice, 'hello');
+    // Sent again, it goes to the new owner.
+    await expect(sut.post(alice, 'frozen mid-transaction')).rejects.toMatchObject({
+      name: 'RoomMovedError',
+    });
+    await waitFor(() => (lost.mock.calls.length > 0 ? true : undefined));
+    expect(delivery.toRoom.map(({ message }) => message.content)).not.toContain('b1');
+  });
+
   it('should page a since-join by bytes and say there is more', async () => {
     const sut = await makeRoomWith({ recoveryBatchBytes: 16_384 });
     await sut.join(alice);

@@ -349,7 +349,8 @@ export class RoomActor extends Actor implements RoomHandle {
         this.deps.delivery.toRoom(this.id, event);
         this.deps.delivery.leaveChannel(user.id, this.id);
       },
-      undefined,
+      // Not a member any more, stored event or not: its sockets stop hearing the room.
+      () => this.deps.delivery.leaveChannel(user.id, this.id),
       this.#fence({ userId: user.id, name: user.name, joined: false }),
     );
   }
@@ -463,6 +464,7 @@ export class RoomActor extends Actor implements RoomHandle {
     });
     this.#members.clear();
     this.stop();
+    this.#log.abandon();
     this.#closing = this.#log
       .chain(() => {
         for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
@@ -535,6 +537,7 @@ export class RoomActor extends Actor implements RoomHandle {
     this.#moved = true;
     this.#disarmExpiry();
     this.stop();
+    this.#log.abandon();
     logger.warn(`room ${this.id} moved to another instance: this one stops serving it`);
     this.deps.ownership?.onLost(this);
   }

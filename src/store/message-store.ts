@@ -79,6 +79,8 @@ export interface RoomLogTail {
   lastSeq: number;
   /** Stored events with seq > since, oldest first. */
   events: ChatMessage[];
+  /** Cluster mode: the epoch of the room's owner as stored (another's after a takeover). */
+  ownerEpoch?: number;
 }
 
 /**

@@ -109,6 +109,8 @@ interface SentBatch {
   lastPosition: number;
   /** Memo ids emitted, per socket. */
   bySocket: Map<string, string[]>;
+  /** Ids of the stored memos looked at. */
+  seen: string[];
 }
 
 /**
@@ -165,12 +167,18 @@ export class MemoOutbox {
 
   async #deliverAll(): Promise<void> {
     let after = 0;
+    const stored = new Set<string>();
     for (;;) {
       await this.deletions.settled(this.userId);
       const page = await this.source.pendingMemos(this.userId, after, MEMO_PAGE);
-      if (page.length === 0) return;
+      if (page.length === 0) {
+        // Memos deleted elsewhere (another instance's socket had them): forget them here too.
+        this.host.enqueue(() => this.#forgetAllBut(stored));
+        return;
+      }
       const sent = await this.host.inActor(() => this.#emit(page));
       if (sent === undefined) return; // no socket left
+      for (const id of sent.seen) stored.add(id);
       after = sent.lastPosition;
       await Promise.all(
         [...sent.bySocket].map(async ([socketId, ids]) => {
@@ -186,28 +194,37 @@ export class MemoOutbox {
   #emit(page: readonly PendingMemo[]): SentBatch | undefined {
     const sockets = this.host.sockets();
     if (sockets.size === 0) return undefined;
-    const batch: SentBatch = { lastPosition: 0, bySocket: new Map() };
+    const batch: SentBatch = { lastPosition: 0, bySocket: new Map(), seen: [] };
+    const bytesTo = new Map<string, number>();
     let bytes = 0;
     for (const { memo, position, bytes: size } of page) {
       if (bytes > 0 && bytes + size > this.settings.recoveryBatchBytes) break;
       batch.lastPosition = position;
+      batch.seen.push(memo.id);
       if (this.#settled.has(memo.id)) continue;
       const sentTo = this.#sentTo.get(memo.id) ?? new Set<string>();
       for (const socketId of sockets) {
         if (sentTo.has(socketId)) continue;
-        const emitted = this.delivery.sendMemo(socketId, memo, size, () =>
+        const emitted = this.delivery.sendMemo(socketId, memo, () =>
           this.host.enqueue(() => this.#settle(memo.id)),
         );
         if (!emitted) continue;
         sentTo.add(socketId);
         bytes += size;
+        bytesTo.set(socketId, (bytesTo.get(socketId) ?? 0) + size);
         const ids = batch.bySocket.get(socketId);
         if (ids === undefined) batch.bySocket.set(socketId, [memo.id]);
         else ids.push(memo.id);
       }
       this.#sentTo.set(memo.id, sentTo);
     }
+    // The batch as a whole, so that no slow-consumer check counts it as a backlog.
+    for (const [socketId, size] of bytesTo) this.delivery.noteRequested(socketId, size);
     return batch;
+  }
+
+  #forgetAllBut(stored: ReadonlySet<string>): void {
+    for (const id of this.#sentTo.keys()) if (!stored.has(id)) this.#sentTo.delete(id);
   }
 
   /** A client that never acknowledges: received once its socket stayed this long. */
@@ -225,9 +242,13 @@ export class MemoOutbox {
     this.#sentTo.delete(memoId);
     const deletion = this.store.deleteMemos([memoId]);
     this.deletions.track(this.userId, deletion);
-    deletion.catch((error: unknown) => {
-      logger.warn(`memo of ${this.userId} not deleted: ${String(error)}; it comes again`);
-      this.host.enqueue(() => this.#settled.delete(memoId));
-    });
+    deletion.then(
+      // Gone from the store, and every later read waits for the deletion: no need to remember.
+      () => this.host.enqueue(() => this.#settled.delete(memoId)),
+      (error: unknown) => {
+        logger.warn(`memo of ${this.userId} not deleted: ${String(error)}; it comes again`);
+        this.host.enqueue(() => this.#settled.delete(memoId));
+      },
+    );
   }
 }

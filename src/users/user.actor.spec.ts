@@ -351,6 +351,13 @@ describe(UserActor.name, () => {
         next();
       }
       expect(flushedAt).toEqual([2, 4, 5]);
+      // Each batch is owed to the client as a whole: the slow-consumer check leaves it alone.
+      const size = (memo: ChatMessage): number => JSON.stringify(memo).length;
+      expect(delivery.requested).toEqual([
+        { socketId: 's1', length: size(memos[0]) + size(memos[1]) },
+        { socketId: 's1', length: size(memos[2]) + size(memos[3]) },
+        { socketId: 's1', length: size(memos[4]) },
+      ]);
     });
   });
 

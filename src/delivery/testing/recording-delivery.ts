@@ -11,6 +11,8 @@ export class RecordingDelivery {
   readonly disconnected: string[] = [];
   /** Stored memos emitted to one socket each, with the acknowledgement the client may call. */
   readonly memos: Array<{ socketId: string; message: ChatMessage; ack: () => void }> = [];
+  /** Bytes emitted because the client asked for them (memo batches), per socket. */
+  readonly requested: Array<{ socketId: string; length: number }> = [];
   /** Sockets that are connected and whose emits leave at once; others are gone. */
   connectedSockets: Set<string> | undefined;
 
@@ -29,13 +31,15 @@ export class RecordingDelivery {
       joinSocket: () => undefined,
       closeChannel: (roomId: string) => void rec.channels.push(`close ${roomId}`),
       disconnectUser: (userId: string) => void rec.disconnected.push(userId),
-      sendMemo: (socketId: string, message: ChatMessage, _bytes: number, ack: () => void) => {
+      sendMemo: (socketId: string, message: ChatMessage, ack: () => void) => {
         if (this.connectedSockets !== undefined && !this.connectedSockets.has(socketId)) {
           return false;
         }
         rec.memos.push({ socketId, message, ack });
         return true;
       },
+      noteRequested: (socketId: string, length: number) =>
+        void rec.requested.push({ socketId, length }),
       whenFlushed: async (socketId: string) =>
         this.connectedSockets === undefined || this.connectedSockets.has(socketId),
     } as unknown as DeliveryService;
