@@ -194,8 +194,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = ${ROOM_LOG_LOCK_TIMEOUT_MS}`);
-      const { rows: rooms } = await client.query<{ last_seq: number }>(
-        'SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE',
+      const { rows: rooms } = await client.query<{ last_seq: number; owner_epoch: number | null }>(
+        'SELECT last_seq, owner_epoch FROM rooms WHERE id = $1 FOR UPDATE',
         [roomId],
       );
       const { rows } = await client.query<{ body: string }>(
@@ -203,10 +203,13 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
         [roomId, since],
       );
       await client.query('COMMIT');
-      return {
+      const tail: RoomLogTail = {
         lastSeq: rooms[0]?.last_seq ?? 0,
         events: rows.map((row) => JSON.parse(row.body) as ChatMessage),
       };
+      const epoch = rooms[0]?.owner_epoch;
+      if (epoch !== undefined && epoch !== null) tail.ownerEpoch = Number(epoch);
+      return tail;
     } catch (error) {
       broken ??= error instanceof Error ? error : new Error(String(error));
       throw error;
