@@ -132,16 +132,18 @@ export class AppConfig {
       handshakeTimeoutMs: read.int('HANDSHAKE_TIMEOUT_MS', 10_000, 100),
       corsOrigins: read.list('CORS_ORIGINS', []),
       historyMaxPerRoom: read.int('HISTORY_MAX_PER_ROOM', 10_000, 1),
-      rateLimitBurst: read.int('RATE_LIMIT_BURST', 60, 1),
-      rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 20, 1),
-      activityRateBurst: read.int('ACTIVITY_RATE_BURST', 30, 1),
-      activityRatePerSecond: read.int('ACTIVITY_RATE_PER_SECOND', 3, 1),
+      // Defaults sized for bots and test suites; the README recommends tighter ones for people.
+      rateLimitBurst: read.int('RATE_LIMIT_BURST', 200, 1),
+      rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 50, 1),
+      // A user may join its MAX_ROOMS_PER_USER rooms at once.
+      activityRateBurst: read.int('ACTIVITY_RATE_BURST', 100, 1),
+      activityRatePerSecond: read.int('ACTIVITY_RATE_PER_SECOND', 5, 1),
       maxInvitesPerRoom: read.int('MAX_INVITES_PER_ROOM', 1000, 1),
       memoConfirmMs: read.int('MEMO_CONFIRM_MS', 10_000, 0),
       recoveryBatchBytes: read.int('RECOVERY_BATCH_BYTES', 262_144, 16_384),
       maxRoomsPerUser: read.int('MAX_ROOMS_PER_USER', 100, 1),
       maxMembersPerRoom: read.int('MAX_MEMBERS_PER_ROOM', 10_000, 1),
-      maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 10, 1),
+      maxSocketsPerUser: read.int('MAX_SOCKETS_PER_USER', 50, 1),
       // Off by default: a test suite, a bot fleet or an office behind one NAT share an address.
       connectRatePerIp: read.int('CONNECT_RATE_PER_IP', 0, 0),
       connectRateWindowMs: read.int('CONNECT_RATE_WINDOW_MS', 10_000, 100),
