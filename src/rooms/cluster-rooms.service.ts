@@ -111,7 +111,8 @@ export class ClusterRoomsService
     // Default rooms exist from start: whichever instance creates one owns it.
     for (const id of this.config.defaultRooms) {
       const record: RoomRecord = { id, name: id, private: false, createdAt: now() };
-      if (await this.#cluster.createRoom(record, this.node.id)) this.#start(record, 1, 0);
+      const epoch = await this.#cluster.createRoom(record, this.node.id);
+      if (epoch !== undefined) this.#start(record, epoch, 0);
     }
     this.#sweep = setInterval(() => void this.#adoptOrphans(), this.node.leaseMs);
     this.#sweep.unref();
@@ -326,10 +327,9 @@ export class ClusterRoomsService
   async #createRoom(input: Omit<RoomRecord, 'createdAt'>): Promise<RoomSettings> {
     const record: RoomRecord = { ...input, createdAt: now() };
     if (record.owner === undefined) delete record.owner;
-    if (!(await this.#cluster.createRoom(record, this.node.id))) {
-      throw new RoomExistsError(record.id);
-    }
-    return this.#start(record, 1, 0).settings;
+    const epoch = await this.#cluster.createRoom(record, this.node.id);
+    if (epoch === undefined) throw new RoomExistsError(record.id);
+    return this.#start(record, epoch, 0).settings;
   }
 
   /** This instance serves the room from now on, with this fencing epoch. */

@@ -73,4 +73,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE memos ADD COLUMN claimed_by TEXT;
   ALTER TABLE memos ADD COLUMN claimed_until BIGINT;
   `,
+  // 4: owner epochs come from one sequence, so a room id made again never reuses an epoch of
+  //    its earlier life (an old owner's write fenced by it would pass).
+  `
+  CREATE SEQUENCE room_owner_epochs;
+  SELECT setval('room_owner_epochs', GREATEST((SELECT COALESCE(MAX(owner_epoch), 0) FROM rooms), 1));
+  `,
 ];

@@ -89,13 +89,17 @@ export class PostgresCluster {
     return rowCount === 1;
   }
 
-  /** A new room, owned by `ownerInstance` from the start; false when the id is taken. */
-  async createRoom(record: RoomRecord, ownerInstance: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
+  /**
+   * A new room, owned by `ownerInstance` from the start: its fencing epoch, or undefined when
+   * the id is taken. Epochs come from one sequence, never reused by a room id made again.
+   */
+  async createRoom(record: RoomRecord, ownerInstance: string): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ owner_epoch: number }>(
       `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq,
                           owner_instance, owner_epoch)
-       VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 1)
-       ON CONFLICT (id) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, 0, $7, nextval('room_owner_epochs'))
+       ON CONFLICT (id) DO NOTHING
+       RETURNING owner_epoch`,
       [
         record.id,
         record.name,
@@ -106,7 +110,7 @@ export class PostgresCluster {
         ownerInstance,
       ],
     );
-    return rowCount === 1;
+    return rows[0]?.owner_epoch;
   }
 
   /** The room's settings, or undefined when there is no such room. */
@@ -142,9 +146,9 @@ export class PostgresCluster {
 
   /**
    * Takes the room over when nobody owns it, this instance did, or (`fromOthers`) its owner's
-   * lease ran out: the owner epoch
-   * moves on in the same UPDATE that reads last_seq, so every write of an earlier owner fails
-   * from now on. Undefined when another live instance owns it, or the room is gone.
+   * lease ran out: the owner epoch moves on (to the sequence's next) in the same UPDATE that
+   * reads last_seq, so every write of an earlier owner fails from now on. Undefined when
+   * another live instance owns it, or the room is gone.
    */
   async acquireRoom(
     roomId: string,
@@ -156,7 +160,7 @@ export class PostgresCluster {
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<RoomRow & { owner_epoch: number }>(
-        `UPDATE rooms SET owner_instance = $2, owner_epoch = owner_epoch + 1
+        `UPDATE rooms SET owner_instance = $2, owner_epoch = nextval('room_owner_epochs')
          WHERE id = $1 AND (owner_instance IS NULL OR owner_instance = $2 OR ($3 AND NOT EXISTS (
            SELECT 1 FROM instances i WHERE i.id = rooms.owner_instance AND i.lease_until > ${NOW_MS})))
          RETURNING *`,

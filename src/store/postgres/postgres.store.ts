@@ -315,11 +315,12 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     switch (op.kind) {
       case 'room': {
         const { room } = op;
-        // In cluster mode its creator's instance owns it from the start, epoch 1.
+        // In cluster mode its creator's instance owns it from the start, with a fresh epoch.
         await client.query(
           `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq,
                               owner_instance, owner_epoch)
-           VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)`,
+           VALUES ($1, $2, $3, $4, $5, $6, 0, $7::text,
+                   CASE WHEN $7::text IS NULL THEN 0 ELSE nextval('room_owner_epochs') END)`,
           [
             room.id,
             room.name,
@@ -328,7 +329,6 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
             room.ttlSeconds ?? null,
             room.createdAt,
             op.ownerInstance ?? null,
-            op.ownerInstance === undefined ? 0 : 1,
           ],
         );
         return;
