@@ -70,6 +70,8 @@ export class ClusterRoomsService
   /** The rooms this instance serves now. */
   readonly #owned = new Map<string, RoomActor>();
   readonly #acquiring = new Map<string, Promise<RoomActor | undefined>>();
+  /** Rooms that closed themselves (TTL) here whose deletion is still being written. */
+  readonly #closing = new Set<string>();
   /** Who owns each room, as last heard: a hint, checked against PostgreSQL when it fails. */
   readonly #owners = new Map<string, OwnerNote>();
   readonly #handles = new Map<string, RoutedRoom>();
@@ -301,7 +303,8 @@ export class ClusterRoomsService
 
   /** Takes the room over when no live instance owns it (one try at a time per room). */
   #acquire(roomId: string): Promise<RoomActor | undefined> {
-    if (!this.node.holdsLease) return Promise.resolve(undefined);
+    // A room whose deletion is in flight is not brought back: the caller looks again.
+    if (!this.node.holdsLease || this.#closing.has(roomId)) return Promise.resolve(undefined);
     const running = this.#acquiring.get(roomId);
     if (running !== undefined) return running;
     const acquiring = this.#takeOver(roomId).finally(() => this.#acquiring.delete(roomId));
@@ -407,15 +410,29 @@ export class ClusterRoomsService
     for (const room of [...this.#owned.values()]) this.#drop(room, why);
   }
 
-  /** A room with a TTL closed itself on this instance. */
+  /**
+   * A room with a TTL closed itself on this instance. When its deletion is not written (the
+   * store is away, or another instance owns the room now) the room stays: still owned by this
+   * instance in PostgreSQL, the orphan sweep takes it up again, and it expires again.
+   */
   #expired(room: RoomActor, closed: Promise<void>): void {
     if (this.#owned.get(room.id) !== room) return;
     this.#owned.delete(room.id);
-    void closed.then(() => {
-      this.#forgetRoom(room.id);
-      this.bus.notify('room.closed', { roomId: room.id });
-    });
-    this.#logger.log(`room ${room.id} closed: empty for ${room.settings.ttlSeconds} s`);
+    this.#closing.add(room.id);
+    closed
+      .then(
+        () => {
+          this.#forgetRoom(room.id);
+          this.bus.notify('room.closed', { roomId: room.id });
+          this.#logger.log(`room ${room.id} closed: empty for ${room.settings.ttlSeconds} s`);
+        },
+        (error: unknown) =>
+          this.#logger.warn(
+            `room ${room.id} not deleted after its TTL (${String(error)}): taken up again later`,
+          ),
+      )
+      .finally(() => this.#closing.delete(room.id))
+      .catch(() => undefined);
   }
 
   #forgetRoom(roomId: string): void {
@@ -428,23 +445,25 @@ export class ClusterRoomsService
   /**
    * Rooms no live instance owns are taken over, so that their heartbeats and TTLs go on: each
    * by the live instance that ranks first for it (rendezvous hashing spreads them), or by any
-   * instance once it has stayed orphaned for a whole sweep.
+   * instance once it has stayed orphaned for a whole sweep. Rooms this instance owns in
+   * PostgreSQL but does not serve (dropped when its lease was in doubt, a TTL close that was
+   * not written) are taken up again.
    */
   async #adoptOrphans(): Promise<void> {
     if (!this.node.settled) return;
-    let orphans: string[];
+    let orphans: Array<{ id: string; mine: boolean }>;
     try {
-      orphans = await this.#cluster.orphanRooms();
+      orphans = await this.#cluster.orphanRooms(this.node.id);
     } catch (error) {
       this.#logger.debug(`orphan sweep failed: ${String(error)}`);
       return;
     }
     const live = this.node.liveInstances;
     const seen = this.#orphansSeen;
-    this.#orphansSeen = new Set(orphans);
-    for (const roomId of orphans) {
-      if (this.#owned.has(roomId)) continue;
-      if (firstChoice(roomId, live) === this.node.id || seen.has(roomId)) {
+    this.#orphansSeen = new Set(orphans.map((orphan) => orphan.id));
+    for (const { id: roomId, mine } of orphans) {
+      if (this.#owned.has(roomId) || this.#closing.has(roomId)) continue;
+      if (mine || firstChoice(roomId, live) === this.node.id || seen.has(roomId)) {
         await this.#acquire(roomId).catch((error: unknown) =>
           this.#logger.debug(`room ${roomId} not taken over: ${String(error)}`),
         );

@@ -96,3 +96,19 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
     redis.disconnect();
   }
 }
+
+/** Polls an outcome that no event announces (a room closing, a user gone from a list). */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The ids of the rooms an instance's admin snapshot lists. */
+export async function roomIdsOf(url: string): Promise<string[]> {
+  const response = await fetch(`${url}/api/snapshot`);
+  const snapshot = (await response.json()) as { rooms: Array<{ id: string }> };
+  return snapshot.rooms.map((room) => room.id);
+}

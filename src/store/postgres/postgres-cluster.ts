@@ -203,14 +203,18 @@ export class PostgresCluster {
     );
   }
 
-  /** Rooms no live instance owns. */
-  async orphanRooms(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT r.id FROM rooms r LEFT JOIN instances i
-         ON i.id = r.owner_instance AND i.lease_until > ${NOW_MS}
-       WHERE i.id IS NULL ORDER BY r.id`,
+  /**
+   * Rooms no live instance owns, and those `instanceId` owns (`mine`: it knows which of them
+   * it serves).
+   */
+  async orphanRooms(instanceId: string): Promise<Array<{ id: string; mine: boolean }>> {
+    const { rows } = await this.pool.query<{ id: string; mine: boolean }>(
+      `SELECT r.id, r.owner_instance IS NOT DISTINCT FROM $1 AS mine FROM rooms r
+         LEFT JOIN instances i ON i.id = r.owner_instance AND i.lease_until > ${NOW_MS}
+       WHERE i.id IS NULL OR r.owner_instance = $1 ORDER BY r.id`,
+      [instanceId],
     );
-    return rows.map((row) => row.id);
+    return rows;
   }
 
   /** The rooms a user is a member of. */
