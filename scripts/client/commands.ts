@@ -129,19 +129,28 @@ export class Commands {
 
   /** The room echoes the message to us: printing it is the `message` handler's job. */
   async #say(roomId: string, content: string): Promise<void> {
+    if (this.#refused(content)) return;
     const reply = await this.session.request('room:message', { roomId, content });
     if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
   }
 
   async #pm(to: string, content: string): Promise<void> {
+    if (this.#refused(content)) return;
     const reply = await this.session.request('private:message', { to, content });
     if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
   }
 
   async #memo(to: string, content: string): Promise<void> {
+    if (this.#refused(content)) return;
     const reply = await this.session.request('memo:send', { to, content });
     if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
     else if (!reply.delivered) this.out.info(`memo kept for ${to}: delivered when they connect`);
+  }
+
+  #refused(content: string): boolean {
+    const refusal = this.session.refusal(content);
+    if (refusal !== undefined) this.out.error('TOO_LARGE', refusal);
+    return refusal !== undefined;
   }
 
   async #rooms(): Promise<void> {

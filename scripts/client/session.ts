@@ -71,6 +71,9 @@ interface JoinOutcome {
   recovered: number;
 }
 
+/** How long the first connect waits for GET /info. */
+const LIMITS_TIMEOUT_MS = 1000;
+
 export class ChatSession {
   readonly #socket: ClientSocket;
   readonly #rooms = new Map<string, RoomState>();
@@ -85,6 +88,8 @@ export class ChatSession {
   #failedAttempts = 0;
   #manualRetries = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** The server's MAX_MESSAGE_LENGTH, from GET /info; undefined until known. */
+  #maxMessageLength: number | undefined;
 
   constructor(
     private readonly options: SessionOptions,
@@ -141,7 +146,35 @@ export class ChatSession {
 
   start(): void {
     this.out.info(`connecting to ${this.options.url} as ${this.#me.id}…`);
-    this.#socket.connect();
+    // The limits first (one quick request), so that the first line typed is checked too.
+    void this.#learnLimits(LIMITS_TIMEOUT_MS).finally(() => {
+      if (!this.#closing) this.#socket.connect();
+    });
+  }
+
+  /**
+   * Why `content` cannot be sent as it is (over the server's message limit), so that nothing
+   * goes out and the user hears it in words; undefined when it may be sent.
+   */
+  refusal(content: string): string | undefined {
+    const max = this.#maxMessageLength;
+    const length = [...content].length;
+    if (max === undefined || length <= max) return undefined;
+    return `too long: ${length} characters, the server takes at most ${max} (nothing was sent)`;
+  }
+
+  /** Best effort: without it, the server's TOO_LARGE still says the same. */
+  async #learnLimits(timeoutMs = this.options.replyTimeoutMs): Promise<void> {
+    try {
+      const response = await fetch(new URL('/info', this.options.url), {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!response.ok) return;
+      const info = (await response.json()) as { maxMessageLength?: unknown };
+      if (typeof info.maxMessageLength === 'number') this.#maxMessageLength = info.maxMessageLength;
+    } catch {
+      // An older server, or not up yet: asked again on the next connect.
+    }
   }
 
   close(): void {
@@ -252,6 +285,7 @@ export class ChatSession {
     this.#manualRetries = 0;
     const again = this.#everConnected;
     this.#everConnected = true;
+    if (this.#maxMessageLength === undefined) void this.#learnLimits();
     const who = this.#me.name === this.#me.id ? this.#me.id : `${this.#me.name} (${this.#me.id})`;
     if (again) {
       const rooms = [...this.#rooms.keys()].map((id) => this.out.room(id)).join(', ');

@@ -4,6 +4,7 @@
  * nothing configured, the defaults must not refuse ordinary use.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,9 +39,7 @@ describe('npm start', () => {
 
   it('should start on SQLite, on this machine only, saying so in one line', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const started = service.log
-      .split('\n')
-      .filter((line) => line.includes('"level":"info"'));
+    const started = service.log.split('\n').filter((line) => line.includes('"level":"info"'));
     expect(started).toHaveLength(1);
     expect(started[0]).toContain(`store: sqlite (${join(dataDir, 'chat.sqlite')})`);
     const health = await fetch(`${url}/health`);
@@ -59,6 +58,13 @@ describe('npm start', () => {
       clients.closeAll();
     }
   }, 60_000);
+
+  it('should not build again when no source changed since the last build', () => {
+    // globalSetup built dist/ just now; `npm run client`, `demo` and `start` go through this.
+    const check = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { encoding: 'utf8' });
+    expect(check.status).toBe(0);
+    expect(check.stderr).not.toContain('building');
+  });
 
   it('should stop cleanly on SIGTERM', async () => {
     expect(await service.stop('SIGTERM')).toBe(0);

@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { Clients, startApp, type RunningApp } from '../support/chat-app.js';
 import { ClientProcess } from '../support/client-process.js';
@@ -16,6 +18,7 @@ import { connectOf, disconnectOf, joinOf, leaveOf, useApp } from '../support/e2e
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const SECRET = 'terminal-e2e-secret-long-enough-for-hs256-0123';
+const run = promisify(execFile);
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -290,9 +293,52 @@ describe('terminal client', () => {
   });
 });
 
+describe('terminal client under a small message limit', () => {
+  const h = useApp({ MAX_MESSAGE_LENGTH: '10' });
+  const t = useTerminals();
+
+  it('should refuse to send content over the server’s limit, saying so, and send nothing', async () => {
+    const bob = await h.clients.as('bob', '밥');
+    await bob.ok('room:join', { roomId: 'general' });
+    const alice = await t.connect(h.app.url);
+    await alice.command('join general', startsWith('joined #general:'));
+    await alice.command(
+      'say general 안녕하세요, 반갑습니다!',
+      exactly(
+        'error TOO_LARGE: too long: 13 characters, the server takes at most 10 (nothing was sent)',
+      ),
+    );
+    await alice.command('im bob 0123456789a', startsWith('error TOO_LARGE: too long: 11'));
+    alice.send('say general 안녕하세요');
+    // The first thing bob hears from alice is the message within the limit.
+    const first = await bob.waitFor((m) => m.sender.id === 'alice' && m.type !== 'room_join');
+    expect(first.content).toBe('안녕하세요');
+  });
+});
+
 describe('terminal client with JWT auth', () => {
   const h = useApp({ AUTH_JWT_SECRET: SECRET });
   const t = useTerminals();
+
+  it('should connect with a token from npm run token', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['dist/scripts/token.js', '--user', 'tok', '--name', '토큰', '--ttl', '5m'],
+      { env: { PATH: process.env.PATH ?? '', AUTH_JWT_SECRET: SECRET } },
+    );
+    const client = t.start(['--url', h.app.url, '--token', stdout.trim()]);
+    await client.waitFor(exactly(`connected to ${h.app.url} as 토큰 (tok)`));
+  });
+
+  it('should make no token without AUTH_JWT_SECRET, and say why', async () => {
+    const failed = await run(process.execPath, ['dist/scripts/token.js', '--user', 'tok'], {
+      env: { PATH: process.env.PATH ?? '' },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^AUTH_JWT_SECRET is not set/),
+    });
+  });
 
   it('should connect with --token as the token subject', async () => {
     const token = await new SignJWT({ name: '토큰' })
