@@ -3,18 +3,21 @@
 import { io } from '/socket.io/socket.io.esm.min.js';
 
 const ACK_TIMEOUT_MS = 5000;
+const INFO_TIMEOUT_MS = 3000;
 const TYPING_EMIT_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 3000;
 const HISTORY_PAGE = 50;
 const SERVER_DROP_RETRY_MS = 2000; // socket.io does not reconnect by itself after a server drop
-const AUTH_ERRORS = {
-  UNAUTHORIZED: 'the token is missing, invalid or expired',
-  INVALID_AUTH: 'the user id (1-64 of A-Z a-z 0-9 _ . -) or display name is not allowed',
-  TOO_MANY_SOCKETS: 'this user has too many tabs or devices connected: close one',
-};
 /** Refusals that pass: socket.io gives up after them, so the page retries by itself. */
 const PASSING_REFUSALS = new Set(['RATE_LIMITED', 'SHUTTING_DOWN']);
 const PASSING_RETRY_MAX_MS = 30_000;
+/** The sign-in, the open tabs and their recent messages, for a reload (this tab only). */
+const SESSION_KEY = 'actor-chat.session';
+const SESSION_SAVE_MS = 500;
+const KEEP_PER_CONVERSATION = 200;
+const FOLD_NAMES_SHOWN = 5;
+const ROOM_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const narrow = matchMedia('(max-width: 720px)'); // keep in step with style.css
 
 const $ = (testId) => document.querySelector(`[data-testid="${testId}"]`);
 
@@ -33,17 +36,90 @@ const newId = () =>
     b.toString(16).padStart(2, '0'),
   ).join('');
 
+/** Length as the server counts it: Unicode code points. */
+const codePoints = (text) => [...text].length;
+const count = (n) => n.toLocaleString('en-US');
+
+// ---- errors in words ----------------------------------------------------------------------
+
+const SIGNIN_ERRORS = {
+  UNAUTHORIZED: 'That token was not accepted: it is invalid or has expired. Get a new one.',
+  INVALID_AUTH:
+    'That user id or name is not allowed. A user id is 1-64 letters, digits, "_", "." or "-" (no spaces); a name is at most 32 characters.',
+  TOO_MANY_SOCKETS: 'You are signed in from too many tabs or devices: close one and try again.',
+};
+
+/** What each contract code means to a person, by what they were doing. */
+const PLAIN = {
+  any: {
+    INVALID_PAYLOAD: 'That was not accepted by the server.',
+    TOO_LARGE: 'That is too long.',
+    RATE_LIMITED: 'You’re going too fast — wait a moment.',
+    NOT_FOUND: 'That room no longer exists.',
+    FORBIDDEN: 'You’re not allowed to do that.',
+    NOT_MEMBER: 'You’re not in that room any more: join it again.',
+    ALREADY_EXISTS: 'That already exists.',
+    USER_OFFLINE: 'They’re offline.',
+    BUSY: 'The server is busy — try again in a moment.',
+    INTERNAL: 'Something went wrong on the server — try again.',
+    TIMEOUT: 'No answer from the server — check your connection and try again.',
+  },
+  join: {
+    NOT_FOUND: 'That room no longer exists.',
+    FORBIDDEN:
+      'You can’t join that room: it’s private (ask its owner for an invitation), full, or you’re in too many rooms.',
+    RATE_LIMITED: 'You’re joining and leaving too fast — wait a moment.',
+  },
+  create: {
+    INVALID_PAYLOAD: 'A room id is 1-64 letters, digits, "_", "." or "-" (no spaces).',
+    ALREADY_EXISTS: 'A room with that id already exists: join it from the list.',
+    FORBIDDEN: 'You have too many rooms already: leave one first.',
+    RATE_LIMITED: 'You’re creating rooms too fast — wait a moment.',
+  },
+  send: {
+    INVALID_PAYLOAD: 'That message can’t be sent: it contains characters that aren’t allowed.',
+    TOO_LARGE: () => `That message is too long: at most ${count(maxLength())} characters.`,
+    RATE_LIMITED: 'You’re sending too fast — wait a moment.',
+    NOT_FOUND: 'This room has been closed.',
+    FORBIDDEN: 'You can’t post in this room right now: its owner has muted you.',
+    NOT_MEMBER: 'You’re no longer in this room: join it again from the list to post.',
+    USER_OFFLINE: (conv) =>
+      `${conv.title ?? conv.id} is offline: tick “as memo” and send it again, they’ll get it when they’re back.`,
+  },
+};
+
+function plainError(reply, context, arg) {
+  const code = reply.error.code;
+  const text = PLAIN[context]?.[code] ?? PLAIN.any[code] ?? 'That didn’t work — try again.';
+  return typeof text === 'function' ? text(arg) : text;
+}
+
+/** Shows a sentence in one of the page's error slots, beside the control it is about. */
+function showError(slot, text, reply) {
+  const node = $(slot);
+  node.textContent = text;
+  // The wire code for whoever debugs, never instead of the sentence.
+  if (reply) node.title = `${reply.error.code}: ${reply.error.message}`;
+  else node.removeAttribute('title');
+}
+const clearError = (slot) => showError(slot, '');
+
 // ---- state ------------------------------------------------------------------------------
 
 let socket; // undefined while signed out
+let auth; // what we signed in with: { token } or { userId, name? }
 let me; // { id, name }
-let connectedOnce = false;
+let inChat = false; // the chat view is up (signed in, or restored after a reload)
 let serverLeaving = false; // set by server:shutdown: its drop is worth retrying
 let refusedRetries = 0; // retries after a passing refusal, for the back-off
+let serverInfo; // GET /info: { auth, maxMessageLength, maxPacketBytes }, once known
 const timers = new Set(); // pending timeouts, cancelled on sign-out
 const convs = new Map(); // 'room:<id>' | 'user:<id>' -> conversation
 const online = new Map(); // user id -> name
+const messageOf = new WeakMap(); // message row -> the message it shows (for the session)
 let active; // key of the conversation shown
+
+const maxLength = () => serverInfo?.maxMessageLength;
 
 function later(ms, fn) {
   const timer = setTimeout(() => {
@@ -51,6 +127,7 @@ function later(ms, fn) {
     fn();
   }, ms);
   timers.add(timer);
+  return timer;
 }
 
 let roomsRefresh; // one room:list for a burst of joins and leaves
@@ -78,8 +155,87 @@ async function request(event, payload, { send = false } = {}) {
   return { ok: false, error: { code: 'TIMEOUT', message: 'no answer from the server' } };
 }
 
-const describeError = (reply) => `${reply.error.code}: ${reply.error.message}`;
-const showError = (text) => ($('chat-error').textContent = text);
+/** How this server signs people in and its limits; undefined when it does not say. */
+async function loadInfo() {
+  try {
+    const res = await fetch('/info', { signal: AbortSignal.timeout(INFO_TIMEOUT_MS) });
+    if (res.ok) serverInfo = await res.json();
+  } catch {
+    // an older server, or none: the form offers both ways and the server checks lengths
+  }
+  renderCounter();
+}
+
+// ---- the session (survives a reload of this tab) -----------------------------------------
+
+function readSession() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    return saved?.v === 1 && saved.auth && saved.me ? saved : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveSession() {
+  if (!socket) return;
+  const conversations = (keep) =>
+    [...convs.values()].map((conv) => ({
+      kind: conv.kind,
+      id: conv.id,
+      title: conv.title,
+      left: Boolean(conv.left),
+      lastSeq: conv.lastSeq,
+      unread: conv.unread,
+      messages: [...conv.list.children]
+        .map((row) => messageOf.get(row))
+        .filter(Boolean)
+        .slice(-keep),
+    }));
+  // Too much for the quota: fewer messages, then only the tabs and where each room was.
+  for (const keep of [KEEP_PER_CONVERSATION, 20, 0]) {
+    try {
+      const state = { v: 1, auth, me, active, convs: conversations(keep) };
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(state));
+      return;
+    } catch {
+      // QuotaExceededError: try smaller
+    }
+  }
+}
+
+let saveTimer;
+/** Saves soon: one write for a burst of changes. */
+function persist() {
+  if (saveTimer || !socket) return;
+  saveTimer = later(SESSION_SAVE_MS, () => {
+    saveTimer = undefined;
+    saveSession();
+  });
+}
+// A reload or a closed tab: write what we have now.
+addEventListener('pagehide', saveSession);
+document.addEventListener('visibilitychange', () => document.hidden && saveSession());
+
+/** Back after a reload: the same tabs and messages at once, then connect and catch up. */
+function restore(saved) {
+  auth = saved.auth;
+  me = saved.me;
+  fillSignInForm(auth);
+  connect(auth);
+  showChat();
+  for (const c of saved.convs ?? []) {
+    const conv = openConversation(c.kind, c.id, c.title);
+    conv.left = c.left;
+    for (const m of c.messages ?? []) addMessage(conv, m);
+    conv.lastSeq = Math.max(conv.lastSeq, c.lastSeq ?? 0);
+    if (conv.oldestSeq === Infinity && conv.lastSeq > 0) conv.oldestSeq = conv.lastSeq + 1;
+    conv.unread = c.unread ?? 0;
+  }
+  if (convs.has(saved.active)) activate(saved.active);
+  for (const conv of convs.values()) renderUnread(conv);
+  renderMe();
+}
 
 // ---- sign in and out --------------------------------------------------------------------
 
@@ -93,64 +249,104 @@ function tokenSubject(token) {
   }
 }
 
+/** The sign-in form asks only for what this server wants: a token (jwt) or a name (open). */
+function showSignIn() {
+  const mode = serverInfo?.auth;
+  $('signin-open-fields').hidden = mode === 'jwt';
+  $('signin-jwt-fields').hidden = mode === 'open';
+  $('signin-either').hidden = mode !== undefined;
+  $('signin-view').hidden = false;
+}
+
+function fillSignInForm(from) {
+  const form = $('signin-form');
+  form.elements.userId.value = from.userId ?? '';
+  form.elements.name.value = from.name ?? '';
+  form.elements.token.value = from.token ?? '';
+}
+
 $('signin-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
-  const [userId, name, token] = ['userId', 'name', 'token'].map((k) => form.get(k).trim());
-  if (!token && !userId) return ($('signin-error').textContent = 'Enter a user id or a token.');
-  const auth = token ? { token } : name ? { userId, name } : { userId };
-  me = token ? { id: tokenSubject(token) ?? '?', name: '' } : { id: userId, name: name || userId };
+  const field = (k) => String(form.get(k) ?? '').trim();
+  const mode = serverInfo?.auth;
+  const token = mode === 'open' ? '' : field('token');
+  const userId = mode === 'jwt' ? '' : field('userId');
+  const name = mode === 'jwt' ? '' : field('name');
+  if (!token && !userId) {
+    $('signin-error').textContent =
+      mode === 'jwt' ? 'Paste your token to sign in.' : 'Enter a user id to sign in.';
+    return;
+  }
   // A sign-in while an earlier one is still retrying replaces it.
   if (socket) signOut();
+  auth = token ? { token } : name ? { userId, name } : { userId };
+  me = token ? { id: tokenSubject(token) ?? '?', name: '' } : { id: userId, name: name || userId };
   $('signin-error').textContent = 'Connecting…';
   connect(auth);
 });
 
-function connect(auth) {
-  socket = io({ auth });
+function connect(how) {
+  socket = io({ auth: how });
   socket.on('connect', onConnect);
   socket.on('connect_error', onConnectError);
   socket.on('disconnect', onDisconnect);
   socket.on('message', onMessage);
   socket.on('typing', onTyping);
-  socket.on('chat:error', (e) => showError(`${e.event}: ${e.code} ${e.message}`));
+  socket.on('chat:error', (e) =>
+    showError('composer-error', plainError({ error: e }, 'any'), { error: e }),
+  );
   // A server that is going away says so first: then its drop is worth retrying.
   socket.on('server:shutdown', () => (serverLeaving = true));
 }
 
+function showChat() {
+  if (inChat) return;
+  inChat = true;
+  $('signin-view').hidden = true;
+  $('chat-view').hidden = false;
+  $('signin-error').textContent = '';
+}
+
 function signOut(reason = '') {
+  sessionStorage.removeItem(SESSION_KEY);
   socket?.off();
   socket?.disconnect();
   socket = undefined;
-  connectedOnce = false;
+  auth = undefined;
+  inChat = false;
   refusedRetries = 0;
   timers.forEach(clearTimeout);
   timers.clear();
   roomsRefresh = false;
+  saveTimer = undefined;
   for (const conv of convs.values()) conv.typing.forEach((t) => clearTimeout(t.timer));
   convs.clear();
   online.clear();
   active = undefined;
   $('tabs').replaceChildren();
   $('message-lists').replaceChildren($('empty-state'));
+  $('room-list').replaceChildren();
+  $('user-list').replaceChildren();
+  for (const slot of ['room-error', 'room-create-error', 'user-error', 'composer-error']) {
+    clearError(slot);
+  }
+  $('reconnect-banner').hidden = true;
+  setDrawer(false);
+  document.title = 'actor-chat';
   $('chat-view').hidden = true;
-  $('signin-view').hidden = false;
+  showSignIn();
   $('signin-error').textContent = reason;
 }
 $('signout').addEventListener('click', () => signOut());
 
 async function onConnect() {
   refusedRetries = 0;
-  const recovering = connectedOnce;
-  if (!connectedOnce) {
-    connectedOnce = true;
-    $('signin-view').hidden = true;
-    $('chat-view').hidden = false;
-    showError('');
-  }
-  await Promise.all([refreshUsers(), refreshRooms()]);
-  // Recovery: each open room again, with since = last seq seen; addMessage drops duplicates.
-  if (recovering) await Promise.all([...convs.values()].filter(isJoinedRoom).map(joinRoom));
+  showChat();
+  // The rooms we are in (after a reload or a lost connection) again, with since = the last
+  // seq seen: only what was missed comes back; addMessage drops anything already shown.
+  const rejoins = [...convs.values()].filter(isJoinedRoom).map((conv) => joinRoom(conv));
+  await Promise.all([refreshUsers(), refreshRooms(), ...rejoins]);
   if (socket?.connected) $('reconnect-banner').hidden = true;
 }
 
@@ -160,7 +356,12 @@ function onConnectError(error) {
     // Many clients come back at once after a restart: spread the retries out.
     const delay =
       Math.min(PASSING_RETRY_MAX_MS, 1000 * 2 ** refusedRetries++) * (0.5 + Math.random());
-    if (!connectedOnce) $('signin-error').textContent = `Server busy (${code}): retrying…`;
+    if (inChat) $('reconnect-banner').hidden = false;
+    else
+      $('signin-error').textContent =
+        code === 'SHUTTING_DOWN'
+          ? 'The server is restarting: trying again in a moment…'
+          : 'The server is busy: trying again in a moment…';
     const refused = socket;
     later(delay, () => {
       if (socket === refused && !refused.connected && !refused.active) refused.connect();
@@ -169,10 +370,12 @@ function onConnectError(error) {
   }
   if (socket.active) {
     // A transient failure (network, server down): socket.io retries by itself.
-    if (!connectedOnce) $('signin-error').textContent = `Cannot reach the server: retrying…`;
+    if (inChat) $('reconnect-banner').hidden = false;
+    else $('signin-error').textContent = 'Cannot reach the server: trying again…';
     return;
   }
-  signOut(`Sign-in refused: ${code} (${AUTH_ERRORS[code] ?? 'could not connect'})`);
+  signOut(SIGNIN_ERRORS[code] ?? 'Could not sign in: the server refused the connection.');
+  $('signin-error').title = code;
 }
 
 function onDisconnect(reason) {
@@ -188,9 +391,31 @@ function onDisconnect(reason) {
   }
 }
 
+// ---- the rooms and people drawer (narrow screens) ----------------------------------------
+
+function setDrawer(open) {
+  $('chat-view').classList.toggle('drawer-open', open);
+  $('sidebar-toggle').setAttribute('aria-expanded', String(open));
+  if (open) $('sidebar-close').focus();
+}
+$('sidebar-toggle').addEventListener('click', () => setDrawer(true));
+$('sidebar-close').addEventListener('click', () => {
+  setDrawer(false);
+  $('sidebar-toggle').focus();
+});
+$('sidebar-backdrop').addEventListener('click', () => setDrawer(false));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && $('chat-view').classList.contains('drawer-open')) {
+    setDrawer(false);
+    $('sidebar-toggle').focus();
+  }
+});
+
 // ---- conversations (tabs) ---------------------------------------------------------------
 
 const isJoinedRoom = (conv) => conv.kind === 'room' && !conv.left;
+const isChat = (m) =>
+  m.type === 'room_chat' || m.type === 'private_chat' || m.type === 'instant_message';
 
 function openConversation(kind, id, title) {
   const key = `${kind}:${id}`;
@@ -202,7 +427,11 @@ function openConversation(kind, id, title) {
   tab.dataset.conv = key;
   const close = el('span', { testId: 'tab-close', className: 'close', text: '×' });
   close.title = kind === 'room' ? 'Leave the room' : 'Close';
-  tab.append(el('span', { className: 'label' }), el('span', { className: 'unread' }), close);
+  tab.append(
+    el('span', { className: 'label' }),
+    el('span', { testId: 'tab-unread', className: 'unread' }),
+    close,
+  );
   const conv = { key, kind, id, title, list, tab, ids: new Set(), seqs: new Set() };
   Object.assign(conv, { lastSeq: 0, oldestSeq: Infinity, unread: 0, typing: new Map() });
   tab.addEventListener('click', (event) =>
@@ -214,13 +443,30 @@ function openConversation(kind, id, title) {
   $('message-lists').append(list);
   renderTab(conv);
   if (!active) activate(key);
+  persist();
   return conv;
 }
 
 function renderTab(conv) {
   conv.tab.querySelector('.label').textContent =
     (conv.kind === 'room' ? '#' : '@') + (conv.title ?? conv.id);
-  conv.tab.querySelector('.unread').textContent = conv.unread ? String(conv.unread) : '';
+  renderUnread(conv);
+}
+
+/** The unread count of one conversation, wherever it shows, and the totals. */
+function renderUnread(conv) {
+  const text = conv.unread ? String(conv.unread) : '';
+  conv.tab.querySelector('.unread').textContent = text;
+  conv.tab.title = conv.unread ? `${conv.unread} unread` : '';
+  const selector =
+    conv.kind === 'room'
+      ? `[data-testid="room-item"][data-room-id="${CSS.escape(conv.id)}"] .unread`
+      : `[data-testid="user-item"][data-user-id="${CSS.escape(conv.id)}"] .unread`;
+  const elsewhere = document.querySelector(selector);
+  if (elsewhere) elsewhere.textContent = text;
+  const total = [...convs.values()].reduce((sum, c) => sum + c.unread, 0);
+  $('sidebar-unread').textContent = total ? String(total) : '';
+  document.title = total ? `(${total}) actor-chat` : 'actor-chat';
 }
 
 function activate(key) {
@@ -229,17 +475,21 @@ function activate(key) {
   for (const c of convs.values()) {
     c.list.hidden = c !== conv;
     c.tab.classList.toggle('active', c === conv);
+    c.tab.setAttribute('aria-current', String(c === conv));
   }
   $('empty-state').hidden = Boolean(conv);
   $('composer-input').disabled = $('composer-send').disabled = !conv;
   $('composer-memo-label').hidden = conv?.kind !== 'user';
+  clearError('composer-error');
   if (conv) {
     conv.unread = 0;
     renderTab(conv);
     conv.list.scrollTop = conv.list.scrollHeight;
-    $('composer-input').focus();
+    conv.tab.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    if (!narrow.matches) $('composer-input').focus(); // no keyboard popping up on a phone
   }
   renderTyping();
+  persist();
 }
 
 function closeConversation(conv) {
@@ -248,31 +498,43 @@ function closeConversation(conv) {
   conv.tab.remove();
   conv.list.remove();
   convs.delete(conv.key);
+  conv.unread = 0;
+  renderUnread(conv);
   if (active === conv.key) activate(convs.keys().next().value);
+  if (conv.kind === 'room') scheduleRoomRefresh();
+  persist();
 }
 
 // ---- messages ---------------------------------------------------------------------------
 
+const isPresence = (row) => row?.dataset.type === 'room_join' || row?.dataset.type === 'room_leave';
+
 function renderMessage(m) {
+  const mine = m.sender.id === me.id;
   const row = el('div', { testId: 'message', className: `msg ${m.type}` });
   row.dataset.type = m.type;
   if (m.seq !== undefined) row.dataset.seq = String(m.seq);
+  if (m.user) row.dataset.userName = m.user.name;
   const time = el('time', {
     text: new Date(m.timestamp).toLocaleTimeString([], { timeStyle: 'short' }),
   });
-  time.title = m.timestamp;
-  row.append(time);
-  if (m.sender.id !== 'system') {
-    const sender = el('span', {
-      testId: 'message-sender',
-      className: 'sender',
-      text: m.sender.name,
-    });
-    sender.title = m.sender.id;
-    row.append(sender);
+  time.dateTime = time.title = m.timestamp;
+  if (m.sender.id === 'system') {
+    row.append(
+      time,
+      el('span', { testId: 'message-content', className: 'content', text: m.content }),
+    );
+    return row;
   }
-  if (m.type === 'instant_message') row.append(el('span', { className: 'badge', text: 'memo' }));
-  row.append(el('span', { testId: 'message-content', className: 'content', text: m.content }));
+  row.classList.add('bubble', mine ? 'mine' : 'theirs');
+  const meta = el('div', { className: 'meta' });
+  const sender = el('span', { testId: 'message-sender', className: 'sender', text: m.sender.name });
+  sender.title = m.sender.id;
+  meta.append(sender);
+  if (mine) meta.append(el('span', { className: 'you', text: 'You' }));
+  if (m.type === 'instant_message') meta.append(el('span', { className: 'badge', text: 'memo' }));
+  meta.append(time);
+  row.append(meta, el('div', { testId: 'message-content', className: 'content', text: m.content }));
   return row;
 }
 
@@ -281,20 +543,69 @@ function addMessage(conv, m) {
   if (conv.ids.has(m.id) || (m.seq !== undefined && conv.seqs.has(m.seq))) return false;
   conv.ids.add(m.id);
   const row = renderMessage(m);
+  messageOf.set(row, m);
   if (m.seq === undefined) {
     conv.list.append(row);
-    return true;
+  } else {
+    conv.seqs.add(m.seq);
+    conv.lastSeq = Math.max(conv.lastSeq, m.seq);
+    conv.oldestSeq = Math.min(conv.oldestSeq, m.seq);
+    let before = null; // history pages and recovered events may arrive after newer live ones
+    for (let n = conv.list.lastElementChild; n && Number(n.dataset.seq) > m.seq;) {
+      before = n;
+      n = n.previousElementSibling;
+    }
+    conv.list.insertBefore(row, before);
   }
-  conv.seqs.add(m.seq);
-  conv.lastSeq = Math.max(conv.lastSeq, m.seq);
-  conv.oldestSeq = Math.min(conv.oldestSeq, m.seq);
-  let before = null; // history pages and recovered events may arrive after newer live ones
-  for (let n = conv.list.lastElementChild; n && Number(n.dataset.seq) > m.seq;) {
-    before = n;
-    n = n.previousElementSibling;
-  }
-  conv.list.insertBefore(row, before);
+  refoldAround(row);
+  persist();
   return true;
+}
+
+/**
+ * Runs of consecutive joins and leaves read as one quiet line ("Ann, Bo joined · Cy left"):
+ * the first row of a run shows the summary, the others are hidden. Called for each new row,
+ * it redoes the runs it touches (a row may join two runs, or split one).
+ */
+function refoldAround(row) {
+  const heads = new Set();
+  for (const r of [row.previousElementSibling, row, row.nextElementSibling]) {
+    if (!isPresence(r)) continue;
+    let head = r;
+    while (isPresence(head.previousElementSibling)) head = head.previousElementSibling;
+    heads.add(head);
+  }
+  heads.forEach(refold);
+}
+
+function refold(head) {
+  const run = [];
+  for (let r = head; isPresence(r); r = r.nextElementSibling) run.push(r);
+  for (const r of run) {
+    r.classList.remove('fold-head', 'folded');
+    r.querySelector('.fold')?.remove();
+  }
+  if (run.length < 2) return;
+  // Consecutive joins (or leaves) share one verb; each name once per group.
+  const groups = [];
+  for (const r of run) {
+    const verb = r.dataset.type === 'room_join' ? 'joined' : 'left';
+    if (groups.at(-1)?.verb !== verb) groups.push({ verb, names: new Set() });
+    groups.at(-1).names.add(r.dataset.userName);
+  }
+  const summary = groups
+    .map(({ verb, names }) => {
+      const list = [...names];
+      const shown = list.slice(0, FOLD_NAMES_SHOWN).join(', ');
+      const more = list.length - FOLD_NAMES_SHOWN;
+      return `${shown}${more > 0 ? ` and ${more} more` : ''} ${verb}`;
+    })
+    .join(' · ');
+  head.classList.add('fold-head');
+  const fold = el('span', { testId: 'message-fold', className: 'fold', text: summary });
+  fold.title = run.map((r) => r.querySelector('.content').textContent).join('\n');
+  head.append(fold);
+  run.slice(1).forEach((r) => r.classList.add('folded'));
 }
 
 function addNote(conv, text) {
@@ -306,9 +617,13 @@ function showLive(conv, m) {
   const list = conv.list;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   if (!addMessage(conv, m)) return;
-  if (atBottom || m.sender.id === me.id) list.scrollTop = list.scrollHeight;
-  if (conv.key !== active) conv.unread += 1;
-  renderTab(conv);
+  const mine = m.sender.id === me.id;
+  if (atBottom || mine) list.scrollTop = list.scrollHeight;
+  // Counted here, in the page: other people's messages in a conversation not on screen.
+  if (conv.key !== active && isChat(m) && !mine) {
+    conv.unread += 1;
+    renderUnread(conv);
+  }
 }
 
 function onMessage(m, received) {
@@ -340,7 +655,7 @@ function onMessage(m, received) {
 
 async function refreshRooms() {
   const reply = await request('room:list', {});
-  if (!reply.ok) return showError(describeError(reply));
+  if (!reply.ok) return showError('room-error', plainError(reply, 'any'), reply);
   $('room-list').replaceChildren(
     ...reply.rooms.map((room) => {
       const item = el('li', { testId: 'room-item', className: 'room' });
@@ -348,28 +663,40 @@ async function refreshRooms() {
       const name = el('span', { testId: 'room-name', className: 'name', text: room.name });
       name.title = room.id;
       if (room.private) name.append(el('span', { className: 'badge', text: 'private' }));
+      const conv = convs.get(`room:${room.id}`);
+      const unread = el('span', {
+        testId: 'room-unread',
+        className: 'unread',
+        text: conv?.unread ? String(conv.unread) : '',
+      });
+      unread.title = 'unread';
       const members = el('span', {
         testId: 'room-members',
         className: 'count',
         text: String(room.members),
       });
       members.title = `${room.members} members`;
-      const joined = convs.has(`room:${room.id}`) && isJoinedRoom(convs.get(`room:${room.id}`));
+      const joined = conv !== undefined && isJoinedRoom(conv);
       const button = el('button', { testId: 'room-join', text: joined ? 'Open' : 'Join' });
       button.type = 'button';
       button.addEventListener('click', () => joinRoom({ id: room.id, title: room.name }, true));
-      item.append(name, members, button);
+      item.append(name, unread, members, button);
       return item;
     }),
   );
 }
-$('room-refresh').addEventListener('click', refreshRooms);
+$('room-refresh').addEventListener('click', () => {
+  clearError('room-error');
+  void refreshRooms();
+});
 
 /** Joins (or re-joins with since, recovering missed events) and shows the room's messages. */
 async function joinRoom({ id, title }, show = false) {
   const key = `room:${id}`;
   const known = convs.get(key);
-  if (known && isJoinedRoom(known) && show && known.lastSeq > 0 && socket.connected) {
+  if (show) clearError('room-error');
+  if (known && isJoinedRoom(known) && show && known.lastSeq > 0 && socket?.connected) {
+    setDrawer(false);
     return activate(key); // already in it and up to date
   }
   const conv = known ?? openConversation('room', id, title);
@@ -379,7 +706,8 @@ async function joinRoom({ id, title }, show = false) {
   );
   if (!reply.ok) {
     if (!known) closeConversation(conv);
-    return showError(`Cannot join ${id}: ${describeError(reply)}`);
+    // Beside the rooms list: on a phone the drawer stays open so it can be read.
+    return showError('room-error', `${title ?? id}: ${plainError(reply, 'join')}`, reply);
   }
   conv.left = false;
   conv.title = reply.room.name;
@@ -392,8 +720,10 @@ async function joinRoom({ id, title }, show = false) {
     if (reply.ok) reply.messages.forEach((m) => addMessage(conv, m));
   }
   renderTab(conv);
-  if (show) activate(key);
-  else if (key === active) conv.list.scrollTop = conv.list.scrollHeight;
+  if (show) {
+    setDrawer(false);
+    activate(key);
+  } else if (key === active) conv.list.scrollTop = conv.list.scrollHeight;
   scheduleRoomRefresh();
 }
 
@@ -404,7 +734,7 @@ async function loadOlder(conv) {
   conv.loading = true;
   const reply = await request('room:history', { roomId: conv.id, before, limit: HISTORY_PAGE });
   conv.loading = false;
-  if (!reply.ok) return showError(describeError(reply));
+  if (!reply.ok) return addNote(conv, `Older messages: ${plainError(reply, 'any')}`);
   if (reply.messages.length < HISTORY_PAGE) conv.exhausted = true;
   const fromBottom = conv.list.scrollHeight - conv.list.scrollTop;
   reply.messages.forEach((m) => addMessage(conv, m));
@@ -414,8 +744,12 @@ async function loadOlder(conv) {
 $('room-create-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const roomId = $('room-create-id').value.trim();
+  if (!ROOM_ID.test(roomId)) {
+    return showError('room-create-error', PLAIN.create.INVALID_PAYLOAD);
+  }
+  clearError('room-create-error');
   const reply = await request('room:create', { roomId, private: $('room-create-private').checked });
-  if (!reply.ok) return showError(`Cannot create ${roomId}: ${describeError(reply)}`);
+  if (!reply.ok) return showError('room-create-error', plainError(reply, 'create'), reply);
   event.target.reset();
   await joinRoom({ id: reply.room.id, title: reply.room.name }, true);
 });
@@ -424,29 +758,39 @@ $('room-create-form').addEventListener('submit', async (event) => {
 
 async function refreshUsers() {
   const reply = await request('user:list', {});
-  if (!reply.ok) return showError(describeError(reply));
+  if (!reply.ok) return showError('user-error', plainError(reply, 'any'), reply);
+  clearError('user-error');
   online.clear();
   for (const user of reply.users) online.set(user.id, user.name);
   renderUsers();
 }
 
+function renderMe() {
+  $('current-user').textContent = me.name ? `${me.name} (${me.id})` : me.id;
+  $('current-user').title = $('current-user').textContent;
+}
+
 function renderUsers() {
-  if (online.has(me.id)) me.name = online.get(me.id); // the server's word on our name
-  $('current-user').textContent = `${me.name} (${me.id})`;
+  if (online.has(me.id) && me.name !== online.get(me.id)) {
+    me.name = online.get(me.id); // the server's word on our name
+    persist();
+  }
+  renderMe();
   const users = [...online].sort(([, a], [, b]) => a.localeCompare(b));
   $('user-list').replaceChildren(
     ...users.map(([id, name]) => {
       const item = el('li');
-      const button = el('button', {
-        testId: 'user-item',
-        text: id === me.id ? `${name} (you)` : name,
-      });
+      const button = el('button', { testId: 'user-item' });
+      button.append(el('span', { className: 'name', text: id === me.id ? `${name} (you)` : name }));
+      const unread = convs.get(`user:${id}`)?.unread;
+      button.append(el('span', { className: 'unread', text: unread ? String(unread) : '' }));
       button.type = 'button';
       button.dataset.userId = id;
       button.title = id;
       button.disabled = id === me.id;
       button.addEventListener('click', () => {
         const conv = convs.get(`user:${id}`) ?? openConversation('user', id, name);
+        setDrawer(false);
         activate(conv.key);
       });
       item.append(button);
@@ -478,8 +822,9 @@ function renderTyping() {
 }
 
 $('composer-input').addEventListener('input', () => {
+  renderCounter();
   const conv = convs.get(active);
-  if (conv?.kind !== 'room' || !socket.connected || !$('composer-input').value.trim()) return;
+  if (conv?.kind !== 'room' || !socket?.connected || !$('composer-input').value.trim()) return;
   if (Date.now() - (conv.typingSentAt ?? 0) < TYPING_EMIT_EVERY_MS) return;
   conv.typingSentAt = Date.now();
   socket.emit('typing', { roomId: conv.id }, () => {}); // an ack, so errors stay quiet
@@ -487,13 +832,32 @@ $('composer-input').addEventListener('input', () => {
 
 // ---- sending ----------------------------------------------------------------------------
 
+/** "1,987 / 2,000" once a message nears the server's limit; red past it. */
+function renderCounter() {
+  const max = maxLength();
+  const length = max ? codePoints($('composer-input').value) : 0;
+  const counter = $('composer-counter');
+  counter.textContent = max && length > max * 0.8 ? `${count(length)} / ${count(max)}` : '';
+  counter.classList.toggle('over', Boolean(max) && length > max);
+}
+
 $('composer').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = $('composer-input');
   const content = input.value;
   const conv = convs.get(active);
   if (!conv || !content.trim()) return;
+  const length = codePoints(content);
+  const max = maxLength();
+  if (max && length > max) {
+    // Not sent: the server would refuse it. The text stays, to be shortened.
+    return showError(
+      'composer-error',
+      `That message is ${count(length)} characters long; the limit is ${count(max)}. Shorten it by ${count(length - max)}.`,
+    );
+  }
   input.value = '';
+  renderCounter();
   const memo = conv.kind === 'user' && $('composer-memo').checked;
   const reply =
     conv.kind === 'room'
@@ -505,9 +869,21 @@ $('composer').addEventListener('submit', async (event) => {
         );
   if (!reply.ok) {
     if (!input.value) input.value = content; // give the text back to try again
-    return showError(describeError(reply));
+    renderCounter();
+    return showError('composer-error', plainError(reply, 'send', conv), reply);
   }
-  showError('');
+  clearError('composer-error');
   showLive(conv, reply.message);
   if (memo && !reply.delivered) addNote(conv, `${conv.title} is offline: the memo waits for them.`);
 });
+
+// ---- start ------------------------------------------------------------------------------
+
+const saved = readSession();
+if (saved) {
+  restore(saved); // connect at once: a reload is back before the server's presence grace ends
+  void loadInfo();
+} else {
+  await loadInfo();
+  showSignIn();
+}
