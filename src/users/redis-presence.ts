@@ -9,8 +9,9 @@ import type { Announcement, Presence } from './presence.js';
  * - `sockets:<user>`: a hash of instance id -> open sockets (admission keeps it, so
  *   MAX_SOCKETS_PER_USER counts the cluster);
  * - `online`: a hash of user id -> { name, everyone } for every online user, grace included;
- * - `instance:<id>`: the users an instance has sockets of, so the instance's leftovers can be
- *   cleaned up when it dies (`reap`).
+ * - `instance:<id>`: the users an instance has sockets of or whose presence grace runs there
+ *   (a user leaves it with its departure, not with its last socket), so the instance's
+ *   leftovers can be cleaned up when it dies or stops (`reap`), grace included.
  * Each step is one Lua script, so of all instances exactly one announces a connect or a
  * disconnect.
  */
@@ -90,9 +91,10 @@ export class RedisPresence implements Presence {
     await this.#command((redis) =>
       redis.eval(
         RELEASE,
-        2,
+        3,
         this.sockets(userId),
         this.instance(this.instanceId),
+        this.#online,
         this.instanceId,
         userId,
       ),
@@ -109,9 +111,19 @@ export class RedisPresence implements Presence {
   /** Sockets are counted by admission, across the cluster. */
   reachable(): void {}
 
+  /** The user's grace on this instance is over; announced when it has no socket anywhere. */
   async departed(user: UserRef): Promise<Announcement> {
     const [announce, toEveryone] = (await this.#command((redis) =>
-      redis.eval(DEPARTED, 2, this.#online, this.sockets(user.id), user.id, this.maxToEveryone),
+      redis.eval(
+        DEPARTED,
+        3,
+        this.#online,
+        this.sockets(user.id),
+        this.instance(this.instanceId),
+        user.id,
+        this.maxToEveryone,
+        this.instanceId,
+      ),
     )) as [number, number];
     return { announce: announce === 1, toEveryone: toEveryone === 1 };
   }
@@ -199,12 +211,15 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1`;
 
-/** KEYS sockets:<user>, instance:<me>; ARGV instance, user. */
+/**
+ * KEYS sockets:<user>, instance:<me>, online; ARGV instance, user. The user stays in
+ * instance:<me> until it departs (its grace may be running here), unless it is not online.
+ */
 const RELEASE = `
 local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if left <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[2])
+  if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
 end
 return left`;
 
@@ -218,8 +233,13 @@ if max == 0 or count <= max then everyone = 1 end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({name = ARGV[2], everyone = everyone}))
 return {1, everyone}`;
 
-/** KEYS online, sockets:<user>; ARGV user, max: the departure that leaves no socket announces. */
+/**
+ * KEYS online, sockets:<user>, instance:<me>; ARGV user, max, instance: this instance is done
+ * with the user (unless a socket came back here); the departure that leaves no socket
+ * anywhere announces.
+ */
 const DEPARTED = `
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 if redis.call('HLEN', KEYS[2]) > 0 then return {0, 0} end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return {0, 0} end
