@@ -13,6 +13,7 @@ function sections(output: string): Map<string, string[]> {
   const result = new Map<string, string[]>();
   let lines: string[] = [];
   for (const raw of output.split('\n')) {
+    // eslint-disable-next-line no-control-regex -- the demo's colour codes
     const line = raw.replace(/\x1b\[\d+m/g, '');
     if (line.startsWith('── ')) result.set(line.slice(3), (lines = []));
     else if (line.trim() !== '') lines.push(line);

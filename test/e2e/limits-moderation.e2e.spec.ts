@@ -416,7 +416,7 @@ describe('HANDSHAKE_TIMEOUT_MS and MAX_HTTP_BUFFER_SIZE', () => {
     expect(res.status).toBe(413);
     // Counted once the 413 has gone out, which may be just after the client reads it.
     const deadline = Date.now() + 2000;
-    let metrics = '';
+    let metrics: string;
     do {
       metrics = await (await fetch(`${h.app.url}/metrics`)).text();
     } while (!/^chat_packets_too_large_total 1$/m.test(metrics) && Date.now() < deadline);
