@@ -26,8 +26,13 @@ interface AddressBucket {
 @Injectable()
 export class Admission {
   readonly #addresses = new Map<string, AddressBucket>();
-  /** Sockets per user, counted from the moment a handshake is let through. */
+  /** Open sockets per user on this instance, counted from the moment a handshake is let through. */
   readonly #sockets = new Map<string, number>();
+  /**
+   * Cluster mode: how many of them are counted here only, not in Redis (admitted while Redis
+   * was away); all are moved into Redis when it is back (UsersService restores them).
+   */
+  readonly #unshared = new Map<string, number>();
   /** engine.io sessions per address not yet connected to a namespace (nor closed). */
   readonly #pending = new Map<string, number>();
   #sweptAt = Date.now();
@@ -37,7 +42,12 @@ export class Admission {
     // Cluster mode's shared slots; absent in unit tests of the per-address rules.
     @Optional() private readonly users?: UsersService,
     @Optional() private readonly redis?: RedisConnection,
-  ) {}
+  ) {
+    users?.useSocketCounts({
+      open: () => this.#sockets,
+      shared: () => this.#unshared.clear(),
+    });
+  }
 
   /**
    * The client's address: the socket's peer, or behind one trusted proxy the last
@@ -70,33 +80,37 @@ export class Admission {
    * Takes one of the user's socket slots, so handshakes racing each other cannot all pass;
    * TOO_MANY_SOCKETS when none is left. Give it back with `release`. On one instance the slot
    * is taken before this returns; in cluster mode the slots count every instance (in Redis,
-   * one script), and while Redis is down this instance counts its own.
+   * one script), and while Redis is down this instance counts its own, moved into Redis when
+   * it is back.
    */
   async admitUser(userId: string): Promise<AdmissionRefusal | undefined> {
     const shared = this.users?.sharedSlots;
     if (shared !== undefined && this.redis?.ready === true) {
       try {
         const admitted = await shared.admit(userId, this.config.maxSocketsPerUser);
-        return admitted ? undefined : 'TOO_MANY_SOCKETS';
+        if (!admitted) return 'TOO_MANY_SOCKETS';
+        increment(this.#sockets, userId);
+        return undefined;
       } catch {
         // Redis went away meanwhile: counted here, and made right when it is back.
       }
     }
-    const open = this.#sockets.get(userId) ?? 0;
-    if (open >= this.config.maxSocketsPerUser) return 'TOO_MANY_SOCKETS';
-    this.#sockets.set(userId, open + 1);
+    if ((this.#sockets.get(userId) ?? 0) >= this.config.maxSocketsPerUser) {
+      return 'TOO_MANY_SOCKETS';
+    }
+    increment(this.#sockets, userId);
+    if (shared !== undefined) increment(this.#unshared, userId);
     return undefined;
   }
 
   release(userId: string): void {
+    decrement(this.#sockets, userId);
     const shared = this.users?.sharedSlots;
-    if (shared !== undefined && !this.#sockets.has(userId)) {
-      shared.release(userId).catch(() => undefined);
-      return;
-    }
-    const open = (this.#sockets.get(userId) ?? 1) - 1;
-    if (open > 0) this.#sockets.set(userId, open);
-    else this.#sockets.delete(userId);
+    if (shared === undefined) return;
+    // One counted here only goes first: Redis holds the others.
+    if (this.#unshared.has(userId)) decrement(this.#unshared, userId);
+    // Lost during an outage: the restore when Redis is back sets the count right.
+    else shared.release(userId).catch(() => undefined);
   }
 
   /**
@@ -129,4 +143,14 @@ export class Admission {
       if (now - entry.lastSeen >= windowMs) this.#addresses.delete(address);
     }
   }
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }

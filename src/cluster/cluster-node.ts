@@ -158,15 +158,21 @@ export class ClusterNode implements OnModuleDestroy {
     }
   }
 
-  /** Instances whose lease ran out: the first to forget one cleans up after it. */
+  /**
+   * Instances whose lease ran out: the first to forget one cleans up after it. One whose clean
+   * up failed (Redis away) is not forgotten: the next beat tries again.
+   */
   async #reapExpired(): Promise<void> {
     for (const instanceId of await this.store.expiredInstances()) {
       if (instanceId === this.id) continue;
+      let cleaned = true;
       for (const listener of this.#instanceGone) {
-        await Promise.resolve(listener(instanceId)).catch((error: unknown) =>
-          this.#logger.warn(`cleaning up after ${instanceId} failed: ${String(error)}`),
-        );
+        await Promise.resolve(listener(instanceId)).catch((error: unknown) => {
+          cleaned = false;
+          this.#logger.warn(`cleaning up after ${instanceId} failed: ${String(error)}`);
+        });
       }
+      if (!cleaned) continue;
       if (await this.store.forgetInstance(instanceId)) {
         this.#logger.log(`instance ${instanceId} is gone: its leftovers are cleaned up`);
       }

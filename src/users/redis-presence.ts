@@ -174,19 +174,18 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * Redis came back empty (it keeps nothing on disk): this instance's users and their sockets
-   * again, with nobody told anything (they never left).
+   * After a Redis outage (Redis may have come back empty: it keeps nothing on disk): this
+   * instance's users and their open sockets here, as they are now, with nobody told anything
+   * (they never left). `users` is every user this instance has sockets of or whose grace runs
+   * here (sockets 0); any other user it counted before is no longer counted here. The script
+   * is sent before this returns, so commands issued after it run after it.
    */
-  async restore(users: ReadonlyArray<{ user: UserRef; sockets: number }>): Promise<void> {
-    if (users.length === 0) return;
-    const batch = this.redis().multi();
-    for (const { user, sockets } of users) {
-      batch.hset(this.sockets(user.id), this.instanceId, sockets);
-      batch.sadd(this.instance(this.instanceId), user.id);
-      batch.hsetnx(this.#online, user.id, JSON.stringify({ name: user.name, everyone: 1 }));
-    }
-    await batch.exec();
-    this.#logger.log(`presence of ${users.length} users restored`);
+  restore(users: ReadonlyArray<{ user: UserRef; sockets: number }>): Promise<void> {
+    const args: Array<string | number> = [this.instanceId, `${this.#prefix}sockets:`];
+    for (const { user, sockets } of users) args.push(user.id, user.name, sockets);
+    return this.#command((redis) =>
+      redis.eval(RESTORE, 2, this.instance(this.instanceId), this.#online, ...args),
+    ).then(() => this.#logger.log(`presence of ${users.length} users restored`));
   }
 }
 
@@ -248,6 +247,32 @@ local everyone = cjson.decode(entry).everyone
 if max == 0 or redis.call('HLEN', KEYS[1]) <= max then everyone = 1 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return {1, everyone}`;
+
+/**
+ * KEYS instance:<me>, online; ARGV instance, sockets key prefix, then (user, name, sockets)
+ * for each user this instance has: exactly those counted here now.
+ */
+const RESTORE = `
+local keep = {}
+for i = 3, #ARGV, 3 do
+  local user = ARGV[i]
+  local sockets = tonumber(ARGV[i + 2])
+  keep[user] = true
+  if sockets > 0 then
+    redis.call('HSET', ARGV[2] .. user, ARGV[1], sockets)
+  else
+    redis.call('HDEL', ARGV[2] .. user, ARGV[1])
+  end
+  redis.call('SADD', KEYS[1], user)
+  redis.call('HSETNX', KEYS[2], user, cjson.encode({name = ARGV[i + 1], everyone = 1}))
+end
+for _, user in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not keep[user] then
+    redis.call('HDEL', ARGV[2] .. user, ARGV[1])
+    redis.call('SREM', KEYS[1], user)
+  end
+end
+return 0`;
 
 /** KEYS instance:<dead>, online; ARGV dead instance, sockets key prefix, max. */
 const REAP = `

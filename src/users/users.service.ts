@@ -25,6 +25,14 @@ interface MemberNote {
   joined: boolean;
 }
 
+/** Admission's count of this instance's open sockets, moved into Redis after an outage. */
+export interface SocketCounts {
+  /** Open sockets per user on this instance now. */
+  open(): ReadonlyMap<string, number>;
+  /** Every one of them is counted in Redis from now on. */
+  shared(): void;
+}
+
 /** Sockets closed to rejoin after a Redis outage come back within this, unannounced. */
 const RESYNC_GRACE_MS = 15_000;
 
@@ -49,6 +57,9 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
   readonly #memoSource: MemoSource | undefined;
   readonly #sendClaims: SendClaims | undefined;
   #redisWasDown = false;
+  #socketCounts: SocketCounts | undefined;
+  /** Departures Redis did not take (an outage): told again once it is back. */
+  readonly #untold = new Map<string, { user: UserRef; roomIds: readonly string[] }>();
 
   constructor(
     private readonly dispatcher: DispatcherService,
@@ -125,6 +136,11 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
   /** Cluster mode: sockets per user counted across instances (MAX_SOCKETS_PER_USER). */
   get sharedSlots(): RedisPresence | undefined {
     return this.#cluster;
+  }
+
+  /** Admission tells where this instance's sockets are counted (restored after an outage). */
+  useSocketCounts(counts: SocketCounts): void {
+    this.#socketCounts = counts;
   }
 
   /** A socket authenticated as `user` connected; its user channel is already joined. */
@@ -249,7 +265,11 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
         this.#leave(user, roomIds);
         this.#announce(user, 'user_disconnect', announcement);
       },
-      (error: unknown) => this.#logger.warn(`presence of ${user.id} not updated: ${String(error)}`),
+      (error: unknown) => {
+        // Told again when Redis is back (#redisBack), unless the user is back here first.
+        if (this.node.enabled) this.#untold.set(user.id, { user, roomIds });
+        this.#logger.warn(`presence of ${user.id} not updated: ${String(error)}`);
+      },
     );
   }
 
@@ -325,24 +345,35 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
   }
 
   /**
-   * Redis came back after an outage. It kept nothing, so this instance's users are told to it
-   * again, silently. Broadcasts of rooms owned elsewhere did not reach this instance's sockets
-   * meanwhile: they are closed (a transport close, like a shutdown), so their clients come
-   * back and join again with `since`, each event once, and within their presence grace nobody
-   * hears of it.
+   * Redis came back after an outage. It may have kept nothing, and it missed what happened
+   * meanwhile, so this instance's users and their open sockets are told to it again, silently
+   * (sockets admitted meanwhile are counted in Redis from now on), and the departures it
+   * missed are told again. Broadcasts of rooms owned elsewhere did not reach this instance's
+   * sockets meanwhile: they are closed (a transport close, like a shutdown), so their clients
+   * come back and join again with `since`, each event once, and within their presence grace
+   * nobody hears of it.
    */
   #redisBack(): void {
     if (!this.#redisWasDown) return;
     this.#redisWasDown = false;
     const presence = this.#cluster;
     if (presence === undefined) return;
-    void Promise.all(
-      [...this.#actors.values()].map(async (actor) => ({
-        user: actor.ref,
-        sockets: await actor.socketCount().catch(() => 0),
-      })),
-    )
-      .then((users) => presence.restore(users.filter((u) => u.sockets > 0)))
+    const users = new Map<string, { user: UserRef; sockets: number }>();
+    for (const [userId, sockets] of this.#socketCounts?.open() ?? []) {
+      users.set(userId, {
+        user: this.#actors.get(userId)?.ref ?? { id: userId, name: userId },
+        sockets,
+      });
+    }
+    // Users in their grace here: no socket, not departed yet.
+    for (const actor of this.#actors.values()) {
+      if (!users.has(actor.ref.id)) users.set(actor.ref.id, { user: actor.ref, sockets: 0 });
+    }
+    // Sent now, in this turn: every release from now on is counted after it.
+    const restored = presence.restore([...users.values()]);
+    this.#socketCounts?.shared();
+    void restored
+      .then(() => this.#tellDepartures())
       .then(() => {
         const closed = this.delivery.reconnectSockets('in-rooms', (userId) =>
           this.#actors.get(userId)?.holdPresence(RESYNC_GRACE_MS),
@@ -352,6 +383,15 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
       .catch((error: unknown) =>
         this.#logger.warn(`presence not restored after Redis came back: ${String(error)}`),
       );
+  }
+
+  /** Departures Redis missed during an outage, told now (unless the user came back here). */
+  #tellDepartures(): void {
+    const untold = [...this.#untold.values()];
+    this.#untold.clear();
+    for (const { user, roomIds } of untold) {
+      if (!this.#actors.has(user.id)) this.departed(user, roomIds);
+    }
   }
 
   async #clusterSnapshot(presence: RedisPresence): Promise<UserSnapshot[]> {
