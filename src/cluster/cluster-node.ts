@@ -8,6 +8,8 @@ import { PostgresStore } from '../store/postgres/postgres.store.js';
 
 /** A lease is renewed this many times within its length. */
 const BEATS_PER_LEASE = 3;
+/** The watchdog looks at the lease this many times a beat. */
+const WATCHES_PER_BEAT = 2;
 
 export type InstanceGoneListener = (instanceId: string) => Promise<void> | void;
 
@@ -27,10 +29,13 @@ export class ClusterNode implements OnModuleDestroy {
   readonly leaseMs: number;
   readonly #store: PostgresCluster | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Declares the lease lost on time, whatever a heartbeat stuck in PostgreSQL does. */
+  #watchdog: NodeJS.Timeout | undefined;
   /** Until when (performance.now()) this instance's lease surely holds. */
   #leaseHoldsUntil = 0;
   #live: ReadonlySet<string> = new Set();
   #beating: Promise<void> | undefined;
+  #reaping: Promise<void> | undefined;
   #lastBeat = 0;
   /** Since when (performance.now()) every heartbeat has come through in time; 0: not now. */
   #healthySince = 0;
@@ -82,6 +87,11 @@ export class ClusterNode implements OnModuleDestroy {
     if (!this.holdsLease) throw new Error('could not take a lease in PostgreSQL');
     this.#timer = setInterval(() => void this.#beatOnce(), this.leaseMs / BEATS_PER_LEASE);
     this.#timer.unref();
+    this.#watchdog = setInterval(
+      () => this.#watch(),
+      this.leaseMs / BEATS_PER_LEASE / WATCHES_PER_BEAT,
+    );
+    this.#watchdog.unref();
     this.#logger.debug(
       `cluster instance ${this.id} (lease ${this.leaseMs} ms, ${this.#live.size} live)`,
     );
@@ -110,6 +120,7 @@ export class ClusterNode implements OnModuleDestroy {
     if (!this.enabled || this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#watchdog);
     await this.#beating?.catch(() => undefined);
     await this.store.leave(this.id, lingerMs).catch((error: unknown) => {
       this.#logger.warn(`could not leave the cluster cleanly: ${String(error)}`);
@@ -118,11 +129,29 @@ export class ClusterNode implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#watchdog);
   }
 
   #beatOnce(): void {
     if (this.#beating !== undefined || this.#stopped) return;
     this.#beating = this.#beat().finally(() => (this.#beating = undefined));
+  }
+
+  /** The lease ran out with no heartbeat through meanwhile (PostgreSQL away, or silent). */
+  #watch(): void {
+    if (this.#leaseHoldsUntil > 0 && performance.now() >= this.#leaseHoldsUntil) {
+      this.#loseLease('no heartbeat came through within the lease');
+    }
+  }
+
+  #loseLease(why: string): void {
+    if (this.#leaseHoldsUntil === 0) return;
+    this.#leaseHoldsUntil = 0;
+    this.#healthySince = 0;
+    this.#logger.error(
+      `lease lost (${why}): this instance stops owning rooms until it holds one again`,
+    );
+    for (const listener of this.#leaseLost) listener();
   }
 
   async #beat(): Promise<void> {
@@ -135,8 +164,10 @@ export class ClusterNode implements OnModuleDestroy {
       this.#logger.warn(`no heartbeat for ${Math.round(gap)} ms: rooms dropped`);
       for (const listener of this.#leaseLost) listener();
     }
+    // Each query of a beat gives up in time for the next beat.
+    const timeoutMs = this.leaseMs / BEATS_PER_LEASE;
     try {
-      const fresh = await this.store.heartbeat(this.id, this.leaseMs);
+      const fresh = await this.store.heartbeat(this.id, this.leaseMs, timeoutMs);
       // Measured from before the request: the server's lease began no earlier than that.
       this.#leaseHoldsUntil = sent + this.leaseMs - this.leaseMs / BEATS_PER_LEASE;
       if (this.#healthySince === 0 || gap > this.leaseMs) this.#healthySince = sent;
@@ -145,25 +176,26 @@ export class ClusterNode implements OnModuleDestroy {
         for (const listener of this.#forgotten) listener();
       }
       this.#registered = true;
-      this.#live = new Set(await this.store.liveInstances());
-      if (this.settled) await this.#reapExpired();
+      this.#live = new Set(await this.store.liveInstances(timeoutMs));
+      // Beside the beat, never in its way (cleaning up waits for Redis).
+      if (this.settled && this.#reaping === undefined) {
+        this.#reaping = this.#reapExpired(timeoutMs)
+          .catch((error: unknown) => this.#logger.warn(`reaping failed: ${String(error)}`))
+          .finally(() => (this.#reaping = undefined));
+      }
     } catch (error) {
       this.#healthySince = 0;
       this.#logger.warn(`lease not renewed: ${String(error)}`);
     }
-    if (!this.holdsLease && this.#leaseHoldsUntil > 0) {
-      this.#logger.error('lease lost: this instance stops owning rooms until it holds one again');
-      this.#leaseHoldsUntil = 0;
-      for (const listener of this.#leaseLost) listener();
-    }
+    if (!this.holdsLease) this.#loseLease('heartbeats failed');
   }
 
   /**
    * Instances whose lease ran out: the first to forget one cleans up after it. One whose clean
    * up failed (Redis away) is not forgotten: the next beat tries again.
    */
-  async #reapExpired(): Promise<void> {
-    for (const instanceId of await this.store.expiredInstances()) {
+  async #reapExpired(timeoutMs: number): Promise<void> {
+    for (const instanceId of await this.store.expiredInstances(timeoutMs)) {
       if (instanceId === this.id) continue;
       let cleaned = true;
       for (const listener of this.#instanceGone) {
@@ -173,7 +205,7 @@ export class ClusterNode implements OnModuleDestroy {
         });
       }
       if (!cleaned) continue;
-      if (await this.store.forgetInstance(instanceId)) {
+      if (await this.store.forgetInstance(instanceId, timeoutMs)) {
         this.#logger.log(`instance ${instanceId} is gone: its leftovers are cleaned up`);
       }
     }

@@ -35,14 +35,30 @@ interface RoomRow {
  * own transaction (PostgresStore); this is everything else an instance asks of the cluster.
  */
 export class PostgresCluster {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** Heartbeats and what they read: never waiting behind the main pool's work. */
+    private readonly beatPool: pg.Pool = pool,
+  ) {}
+
+  /** A query of the heartbeat, given up after `timeoutMs` (a connection gone silent). */
+  async #beatQuery<Row extends pg.QueryResultRow>(
+    timeoutMs: number,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<Row>> {
+    // node-postgres honours query_timeout per query too; its types only know it per client.
+    const query = { text, values, query_timeout: Math.max(1, Math.round(timeoutMs)) };
+    return this.beatPool.query<Row>(query as pg.QueryConfig);
+  }
 
   /**
    * Registers or renews this instance's lease. True when its row was not there (its first
-   * heartbeat, or the others forgot it: they counted it dead).
+   * heartbeat, or the others forgot it: they counted it dead). Gives up after `timeoutMs`.
    */
-  async heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {
-    const { rows } = await this.pool.query<{ fresh: boolean }>(
+  async heartbeat(instanceId: string, leaseMs: number, timeoutMs = leaseMs): Promise<boolean> {
+    const { rows } = await this.#beatQuery<{ fresh: boolean }>(
+      timeoutMs,
       `INSERT INTO instances (id, started_at, lease_until) VALUES ($1, ${NOW_MS}, ${NOW_MS} + $2)
        ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until
        RETURNING (xmax = 0) AS fresh`,
@@ -65,24 +81,27 @@ export class PostgresCluster {
     ]);
   }
 
-  async liveInstances(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>(
+  async liveInstances(timeoutMs = 10_000): Promise<string[]> {
+    const { rows } = await this.#beatQuery<{ id: string }>(
+      timeoutMs,
       `SELECT id FROM instances WHERE lease_until > ${NOW_MS} ORDER BY id`,
     );
     return rows.map((row) => row.id);
   }
 
   /** Instances whose lease ended (killed, frozen, cut off): their leftovers need a reaper. */
-  async expiredInstances(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>(
+  async expiredInstances(timeoutMs = 10_000): Promise<string[]> {
+    const { rows } = await this.#beatQuery<{ id: string }>(
+      timeoutMs,
       `SELECT id FROM instances WHERE lease_until <= ${NOW_MS}`,
     );
     return rows.map((row) => row.id);
   }
 
   /** Forgets an instance whose lease ended; false when it came back meanwhile. */
-  async forgetInstance(instanceId: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
+  async forgetInstance(instanceId: string, timeoutMs = 10_000): Promise<boolean> {
+    const { rowCount } = await this.#beatQuery(
+      timeoutMs,
       `DELETE FROM instances WHERE id = $1 AND lease_until <= ${NOW_MS}`,
       [instanceId],
     );

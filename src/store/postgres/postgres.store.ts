@@ -24,6 +24,11 @@ export interface PostgresStoreOptions {
   historyMaxPerRoom: number;
   sendTtlMs: number;
   poolSize?: number;
+  /**
+   * How long one statement may run on the server (statement_timeout) before it is cancelled;
+   * the client gives up on a query 2 s later (a connection that went silent). Default 10 s.
+   */
+  queryTimeoutMs?: number;
 }
 
 // node-postgres returns BIGINT as a string by default; our seqs and times fit a double.
@@ -39,6 +44,10 @@ const MIGRATION_LOCK = 7_240_001;
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 /** How long reading a room's log waits for an earlier write of the room to finish. */
 const ROOM_LOG_LOCK_TIMEOUT_MS = 3_000;
+/** Default statement_timeout; see PostgresStoreOptions.queryTimeoutMs. */
+const QUERY_TIMEOUT_MS = 10_000;
+/** The client waits this much longer than the server's statement_timeout for an answer. */
+const CLIENT_TIMEOUT_EXTRA_MS = 2_000;
 
 /**
  * PostgreSQL store for clusters and durable history. Writes are group-committed: one
@@ -50,8 +59,12 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
   readonly location: string;
   readonly #pool: pg.Pool;
   readonly #schema: string;
-  /** Cluster mode's shared state (leases, ownership, members, memo claims), on the same pool. */
+  /**
+   * Cluster mode's shared state (leases, ownership, members, memo claims), on the same pool;
+   * heartbeats on a small pool of their own, so a busy or stuck main pool never delays them.
+   */
   readonly cluster: PostgresCluster;
+  readonly #beatPool: pg.Pool;
   #lastPrune = 0;
 
   constructor(private readonly options: PostgresStoreOptions) {
@@ -61,22 +74,32 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     }
     this.#schema = options.schema;
     this.location = describeUrl(options.url, options.schema);
-    this.#pool = new pg.Pool({
+    const statementTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+    const config: pg.PoolConfig = {
       connectionString: options.url,
-      max: options.poolSize ?? 10,
-      // A server that does not answer fails the query (BUSY to clients) instead of hanging it.
+      // A server that does not answer fails the query (BUSY to clients) instead of hanging it:
+      // no connection within 5 s, no statement running past its timeout, no answer at all
+      // (a connection gone silent) a little later.
       connectionTimeoutMillis: 5_000,
-      options: `-c search_path=${options.schema} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+      query_timeout: statementTimeoutMs + CLIENT_TIMEOUT_EXTRA_MS,
+      options:
+        `-c search_path=${options.schema} ` +
+        `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS} ` +
+        `-c statement_timeout=${statementTimeoutMs}`,
       types: {
         getTypeParser: ((oid: number, format?: string) =>
           oid === INT8_OID
             ? (value: string) => Number(value)
             : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
-    });
-    // The pool reports errors of idle clients here; a later query reconnects.
+    };
+    this.#pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 });
+    // Heartbeats set their own, shorter timeout on each query.
+    this.#beatPool = new pg.Pool({ ...config, max: 2 });
+    // The pools report errors of idle clients here; a later query reconnects.
     this.#pool.on('error', () => undefined);
-    this.cluster = new PostgresCluster(this.#pool);
+    this.#beatPool.on('error', () => undefined);
+    this.cluster = new PostgresCluster(this.#pool, this.#beatPool);
   }
 
   async init(): Promise<void> {
@@ -90,6 +113,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     }
     try {
       await client.query('BEGIN');
+      // Migrations (and waiting for another instance's) may take longer than a statement should.
+      await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
       await client.query(`SET LOCAL search_path TO ${this.#schema}`);
@@ -124,7 +149,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
 
   async close(): Promise<void> {
     await this.writes.close();
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#beatPool.end()]);
   }
 
   /** A probe write, committed in turn with the other writes: the server takes writes. */
