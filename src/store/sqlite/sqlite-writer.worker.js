@@ -2,8 +2,8 @@
 // block the event loop. Plain JavaScript: it runs as is under node and under jest.
 // It receives batches of WriteOp (src/store/write-ops.ts) and answers, per op, null when
 // it committed or the reason it did not.
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import Database from './sqlite-driver.js';
 
 const { file, synchronous, historyMaxPerRoom, faultMarker } = workerData;
 const db = new Database(file);

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -18,6 +18,8 @@ import { eventsPage, storedRoomFromRow } from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+// better-sqlite3 12 on Node 20, 13 on Node 22 and newer (the writer thread loads the same).
+import Database from './sqlite-driver.js';
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -59,7 +61,7 @@ interface BatchReply {
 export class SqliteStore extends GroupCommittedStore implements MessageStore {
   readonly kind = 'sqlite';
   readonly location: string;
-  #db: Database.Database | undefined;
+  #db: BetterSqlite3.Database | undefined;
   #worker: Worker | undefined;
   #nextBatch = 0;
   readonly #inFlight = new Map<number, (reply: BatchReply) => void>();
@@ -185,10 +187,10 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
 
   // ---- internals ------------------------------------------------------------------------
 
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
 
   /** Prepared once per query text: reads run on every join and history request. */
-  #query(sql: string): Database.Statement {
+  #query(sql: string): BetterSqlite3.Statement {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
       if (this.#db === undefined) throw new Error('SQLite store is not open');
@@ -210,7 +212,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     }
   }
 
-  #migrate(db: Database.Database): void {
+  #migrate(db: BetterSqlite3.Database): void {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SQLITE_MIGRATIONS.length) {
       throw new Error(
