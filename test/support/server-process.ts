@@ -9,6 +9,7 @@ export class ServerProcess extends ServiceProcess {
     env: Record<string, string>,
     command: Partial<{ command: string; args: string[] }> = {},
   ) {
-    super({ env, ...command });
+    // Departures at once, as in startApp: the suites about the grace set their own.
+    super({ env: { PRESENCE_GRACE_MS: '0', ...env }, ...command });
   }
 }
