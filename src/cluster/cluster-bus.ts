@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { toErrorBody } from '../contract/error-body.js';
@@ -39,7 +39,7 @@ interface Waiting {
  * With Redis down every request fails at once with BUSY: nothing waits in a queue.
  */
 @Injectable()
-export class ClusterBus implements OnModuleDestroy {
+export class ClusterBus implements OnApplicationShutdown {
   readonly #logger = new Logger(ClusterBus.name);
   readonly #prefix: string;
   readonly #handlers = new Map<string, Handler>();
@@ -130,7 +130,11 @@ export class ClusterBus implements OnModuleDestroy {
       .catch((error: unknown) => this.#logger.debug(`note ${kind} not sent: ${String(error)}`));
   }
 
-  onModuleDestroy(): void {
+  /**
+   * After the mailboxes drained (requests in flight meanwhile got their answers: the owner runs
+   * them all the same): whatever still waits can no longer hear back.
+   */
+  onApplicationShutdown(): void {
     for (const [id, waiting] of this.#waiting) {
       clearInterval(waiting.timer);
       waiting.reject(new BusyError('the server is shutting down'));
@@ -183,8 +187,12 @@ export class ClusterBus implements OnModuleDestroy {
       );
       reply = { t: 'res', id: request.id, ok: false, error: body };
     }
-    await this.redis.commands
-      .publish(this.#channel(request.from), JSON.stringify(reply))
-      .catch((error: unknown) => this.#logger.debug(`reply not sent: ${String(error)}`));
+    try {
+      // Not once RedisConnection has closed its clients (a shutdown): the asker gives up.
+      if (!this.redis.ready) throw new Error('Redis is not connected');
+      await this.redis.commands.publish(this.#channel(request.from), JSON.stringify(reply));
+    } catch (error) {
+      this.#logger.debug(`reply to ${request.from} not sent: ${String(error)}`);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AppConfig } from '../config/app-config.js';
@@ -22,7 +22,7 @@ export type InstanceGoneListener = (instanceId: string) => Promise<void> | void;
  * sure it could not write anyway).
  */
 @Injectable()
-export class ClusterNode implements OnModuleDestroy {
+export class ClusterNode implements OnApplicationShutdown {
   readonly #logger = new Logger(ClusterNode.name);
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   readonly enabled: boolean;
@@ -44,6 +44,7 @@ export class ClusterNode implements OnModuleDestroy {
   readonly #leaseLost: Array<() => void> = [];
   readonly #instanceGone: InstanceGoneListener[] = [];
   #stopped = false;
+  #left = false;
 
   constructor(config: AppConfig, @Inject(MESSAGE_STORE) store: MessageStore) {
     this.enabled = config.clusterMode;
@@ -113,21 +114,27 @@ export class ClusterNode implements OnModuleDestroy {
   }
 
   /**
-   * A clean stop: the rooms are handed back at once, no one waits for them; the lease ends
-   * after `lingerMs` (the presence grace), when the others clean up after this instance.
+   * A clean stop, once this instance's rooms are handed back (heartbeats go on until then:
+   * the rooms are served while the mailboxes drain): the lease ends after `lingerMs` (the
+   * presence grace), when the others clean up after this instance.
    */
   async leave(lingerMs: number): Promise<void> {
-    if (!this.enabled || this.#stopped) return;
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    clearInterval(this.#watchdog);
+    if (!this.enabled || this.#left) return;
+    this.#left = true;
+    this.#stop();
     await this.#beating?.catch(() => undefined);
     await this.store.leave(this.id, lingerMs).catch((error: unknown) => {
       this.#logger.warn(`could not leave the cluster cleanly: ${String(error)}`);
     });
   }
 
-  onModuleDestroy(): void {
+  /** After the rooms' own shutdown (which leaves), before the store closes. */
+  onApplicationShutdown(): void {
+    this.#stop();
+  }
+
+  #stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     clearInterval(this.#watchdog);
   }

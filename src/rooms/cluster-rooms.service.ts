@@ -25,6 +25,7 @@ import type {
 } from '../contract/events.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import type { DispatcherService } from '../dispatcher/dispatcher.service.js';
+import { NotAcceptingError } from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, StoredRoom } from '../store/message-store.js';
 import type { PostgresCluster } from '../store/postgres/postgres-cluster.js';
 import { ROOM_COMMANDS, type RoomCommand, type RoomHandle } from './room-handle.js';
@@ -78,6 +79,8 @@ export class ClusterRoomsService
   /** Orphans seen in the last sweep: taken by anyone in the next, not only their first choice. */
   #orphansSeen = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
+  /** Set once this instance hands its rooms back: it takes none any more. */
+  #stopping = false;
   #observer: MembershipObserver | undefined;
   readonly #membership: MembershipObserver = {
     joined: (userId, roomId) => this.#observer?.joined(userId, roomId) ?? false,
@@ -126,8 +129,12 @@ export class ClusterRoomsService
     clearInterval(this.#sweep);
   }
 
-  /** A clean stop: every room is handed back, so the others take them over at once. */
+  /**
+   * A clean stop, after the mailboxes drained: every room is handed back, so the others take
+   * them over at once, and this instance takes none any more. Its lease is renewed until then.
+   */
   async onApplicationShutdown(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#sweep);
     const owned = [...this.#owned.values()];
     this.#owned.clear();
@@ -260,12 +267,17 @@ export class ClusterRoomsService
   /** Another instance's command for a room this instance owns (or may take over). */
   async #serve({ roomId, command, args }: CommandRequest): Promise<CommandReply> {
     if (!ROOM_COMMANDS.includes(command)) throw new Error(`no room command ${String(command)}`);
+    // Handing its rooms back: the asker finds the next owner (nothing ran here).
+    if (this.#stopping) return { moved: true };
     const room = this.#owned.get(roomId) ?? (await this.#acquire(roomId));
     if (room === undefined) return { moved: true };
     try {
       return { value: (await invoke(room, command, args)) ?? null };
     } catch (error) {
-      if (error instanceof RoomMovedError) return { moved: true };
+      // Refused by a runtime that is shutting down: nothing ran, the room is handed back soon.
+      if (error instanceof RoomMovedError || error instanceof NotAcceptingError) {
+        return { moved: true };
+      }
       throw error;
     }
   }
@@ -304,7 +316,9 @@ export class ClusterRoomsService
   /** Takes the room over when no live instance owns it (one try at a time per room). */
   #acquire(roomId: string): Promise<RoomActor | undefined> {
     // A room whose deletion is in flight is not brought back: the caller looks again.
-    if (!this.node.holdsLease || this.#closing.has(roomId)) return Promise.resolve(undefined);
+    if (!this.node.holdsLease || this.#stopping || this.#closing.has(roomId)) {
+      return Promise.resolve(undefined);
+    }
     const running = this.#acquiring.get(roomId);
     if (running !== undefined) return running;
     const acquiring = this.#takeOver(roomId).finally(() => this.#acquiring.delete(roomId));
@@ -450,7 +464,7 @@ export class ClusterRoomsService
    * not written) are taken up again.
    */
   async #adoptOrphans(): Promise<void> {
-    if (!this.node.settled) return;
+    if (!this.node.settled || this.#stopping) return;
     let orphans: Array<{ id: string; mine: boolean }>;
     try {
       orphans = await this.#cluster.orphanRooms(this.node.id);

@@ -67,7 +67,7 @@ describePostgres(ClusterNode.name, () => {
   });
 
   afterEach(async () => {
-    sut?.onModuleDestroy();
+    sut?.onApplicationShutdown();
     await proxy?.close();
     await store?.close();
     await dropPostgresSchema(schema);
@@ -142,5 +142,17 @@ describePostgres(ClusterNode.name, () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it('should renew its lease through a shutdown’s drain, until it leaves', async () => {
+    const node = await start(10_000);
+    // Nest's shutdown hooks before the drain (the rooms are still served meanwhile).
+    const hooks = node as Partial<{ onModuleDestroy(): void; beforeApplicationShutdown(): void }>;
+    hooks.onModuleDestroy?.();
+    hooks.beforeApplicationShutdown?.();
+    expect(await leaseLost(node, 2 * LEASE_MS)).toBeUndefined();
+    expect(node.holdsLease).toBe(true);
+    await node.leave(0);
+    expect(await store!.cluster.liveInstances()).toEqual([]);
   });
 });
