@@ -7,7 +7,10 @@ import type { ErrorBody } from '../contract/events.js';
 import { RedisConnection } from '../redis/redis.connection.js';
 import { ClusterNode } from './cluster-node.js';
 
-/** The request went to an instance that no longer listens (it is gone): safe to send again. */
+/**
+ * The request reached no instance (PUBLISH counted no subscriber: the instance is gone): it
+ * surely did not run, so it is safe to send again, elsewhere.
+ */
 export class UnreachableInstanceError extends BusyError {
   override readonly name = 'UnreachableInstanceError';
   constructor(readonly instanceId: string) {
@@ -79,7 +82,9 @@ export class ClusterBus implements OnApplicationShutdown {
   /**
    * Sends a request to `instanceId` and resolves with its answer. Rejects with BUSY when Redis
    * is down, UnreachableInstanceError when nobody listens on that instance's channel (it is
-   * gone: nothing ran), BUSY on timeout (it may have run), or the handler's ChatError.
+   * gone: nothing ran), BUSY when no answer comes in time or the instance's lease runs out
+   * while waiting (it may have run: only the sender's clientMsgId makes a retry safe), or the
+   * handler's ChatError.
    */
   async request<T>(instanceId: string, kind: string, body: unknown, timeoutMs: number): Promise<T> {
     if (!this.redis.ready) throw new BusyError('the cluster is not reachable (Redis): retry');
@@ -88,16 +93,19 @@ export class ClusterBus implements OnApplicationShutdown {
     const answered = new Promise<unknown>((resolve, reject) => {
       const started = performance.now();
       // Checked as time passes: a timeout, or the instance's lease running out (frozen or
-      // cut off: whatever it would still do is fenced, so the caller may go elsewhere).
+      // cut off: no answer will come). Either way it may have run the request before it
+      // stopped answering, so the caller must not run it elsewhere on its own.
       const timer = setInterval(() => {
         const dead = !this.node.isAlive(instanceId);
         if (!dead && performance.now() - started < timeoutMs) return;
         clearInterval(timer);
         this.#waiting.delete(id);
         reject(
-          dead
-            ? new UnreachableInstanceError(instanceId)
-            : new BusyError(`instance ${instanceId} did not answer in time: retry`),
+          new BusyError(
+            dead
+              ? `instance ${instanceId} stopped answering (its lease ran out): retry`
+              : `instance ${instanceId} did not answer in time: retry`,
+          ),
         );
       }, WATCH_MS);
       this.#waiting.set(id, { resolve, reject, timer });

@@ -267,8 +267,9 @@ export class ClusterRoomsService
   /** Another instance's command for a room this instance owns (or may take over). */
   async #serve({ roomId, command, args }: CommandRequest): Promise<CommandReply> {
     if (!ROOM_COMMANDS.includes(command)) throw new Error(`no room command ${String(command)}`);
-    // Handing its rooms back: the asker finds the next owner (nothing ran here).
-    if (this.#stopping) return { moved: true };
+    // Handing its rooms back, or unsure of its lease (maybe just woken from a freeze, with
+    // requests buffered meanwhile): nothing runs here, the asker finds the room's owner.
+    if (this.#stopping || !this.node.holdsLease) return { moved: true };
     const room = this.#owned.get(roomId) ?? (await this.#acquire(roomId));
     if (room === undefined) return { moved: true };
     try {
@@ -285,7 +286,7 @@ export class ClusterRoomsService
   /** Where the room is served: its actor here, another live instance's id, or NOT_FOUND. */
   async #ownerOf(roomId: string): Promise<RoomActor | string> {
     const here = this.#owned.get(roomId);
-    if (here !== undefined && !here.stopped) return here;
+    if (here !== undefined && !here.stopped && this.node.holdsLease) return here;
     const heard = this.#owners.get(roomId);
     if (
       heard !== undefined &&

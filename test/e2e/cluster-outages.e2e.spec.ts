@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { roomIdsOf, TestCluster, waitUntil } from '../support/cluster.js';
-import { disconnectOf } from '../support/e2e.js';
+import { connectOf, disconnectOf } from '../support/e2e.js';
 import { serviceAvailable } from '../support/services.js';
 
 const servicesUp = (await serviceAvailable('postgres')) && (await serviceAvailable('redis'));
@@ -89,6 +89,8 @@ describeCluster('a cluster through outages', () => {
     const c = await start({ proxyRedis: true });
     const watcher = await c.clients[1].as('o-watch');
     await c.clients[0].as('o-dead');
+    // Counted online across the cluster (the watcher heard of it) before Redis goes away.
+    await watcher.waitFor(connectOf('o-dead'), 5000);
     const proxy = c.redisProxy!;
     proxy.refuse(true);
     proxy.cut();
