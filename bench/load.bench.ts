@@ -4,8 +4,9 @@
  * client joins one of R rooms and sends at a fixed rate, 10% of it private messages.
  * Every sent message is accounted for at every recipient.
  *
- *   npm run bench                                   # 1,000 clients, 10 rooms
- *   npm run bench -- --clients 100 --rooms 1        # fan-out
+ *   npm run bench                                   # both scenarios: 10 rooms, one-room fan-out
+ *   npm run bench -- --scenario fanout              # 1,000 clients in one room, 20,000 deliveries/s
+ *   npm run bench -- --clients 100 --rooms 1        # a load of your own (one scenario)
  *   npm run bench -- --clients 5000 --idle          # memory per idle connection
  *   npm run bench -- --clients 15000 --idle --rooms 0   # connections only, no rooms
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
@@ -30,12 +31,15 @@ import { ServiceProcess } from '../scripts/lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
-    clients: { type: 'string', default: '1000' },
-    rooms: { type: 'string', default: '10' },
-    rate: { type: 'string', default: '0.5' }, // messages a second per client
+    // rooms (1,000 clients in 10 rooms), fanout (1,000 in one room) or all; a load given with
+    // --clients/--rooms/--rate/--private-ratio/--idle is one scenario of its own.
+    scenario: { type: 'string' },
+    clients: { type: 'string' },
+    rooms: { type: 'string' },
+    rate: { type: 'string' }, // messages a second per client
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
-    'private-ratio': { type: 'string', default: '0.1' },
+    'private-ratio': { type: 'string' },
     idle: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'boolean', default: false },
@@ -46,19 +50,74 @@ const { values: args } = parseArgs({
   },
 });
 
-const CLIENTS = Number(args.clients);
-const ROOMS = Number(args.rooms);
-const RATE = Number(args.rate);
+/** One load: the same for every target. */
+interface Scenario {
+  name: string;
+  clients: number;
+  rooms: number;
+  /** Messages a second per client (0 when idle). */
+  rate: number;
+  privateRatio: number;
+  idle: boolean;
+}
+
+const PRESETS: Record<string, Scenario> = {
+  // ~45,000 deliveries/s: 500 msg/s, 10% of them private, the rest to ~100 members each.
+  rooms: { name: '10 rooms', clients: 1000, rooms: 10, rate: 0.5, privateRatio: 0.1, idle: false },
+  // 20,000 deliveries/s: 20 msg/s, each to all 1,000 members of one room.
+  fanout: {
+    name: 'one-room fan-out',
+    clients: 1000,
+    rooms: 1,
+    rate: 0.02,
+    privateRatio: 0,
+    idle: false,
+  },
+};
+
+function scenariosOf(): Scenario[] {
+  const custom =
+    args.clients !== undefined ||
+    args.rooms !== undefined ||
+    args.rate !== undefined ||
+    args['private-ratio'] !== undefined ||
+    args.idle;
+  if (custom) {
+    const clients = Number(args.clients ?? 1000);
+    const rooms = Number(args.rooms ?? 10);
+    return [
+      {
+        name: args.idle ? `${clients} idle` : `${clients} clients, ${rooms} rooms`,
+        clients,
+        rooms,
+        rate: args.idle ? 0 : Number(args.rate ?? 0.5),
+        privateRatio: Number(args['private-ratio'] ?? 0.1),
+        idle: args.idle,
+      },
+    ];
+  }
+  const wanted = args.scenario ?? 'all';
+  if (wanted === 'all') return Object.values(PRESETS);
+  const preset = PRESETS[wanted];
+  if (preset === undefined) {
+    console.error(`--scenario ${wanted}: one of ${Object.keys(PRESETS).join(', ')}, all`);
+    process.exit(2);
+  }
+  return [preset];
+}
+
+const SCENARIOS = scenariosOf();
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
-const PRIVATE_RATIO = Number(args['private-ratio']);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const CONNECT_CONCURRENCY = 250;
 const INSTANCES = Math.max(1, Number(args.instances));
-if (ROOMS < 1 && !args.idle) {
+if (SCENARIOS.some((scenario) => scenario.rooms < 1 && !scenario.idle)) {
   console.error('--rooms 0 (connections only) needs --idle');
   process.exit(2);
 }
+/** The generator is the bottleneck past this share of its one core: the run is unreliable. */
+const GENERATOR_BUSY = 0.85;
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -75,6 +134,7 @@ interface Target {
 
 export interface LoadResult {
   target: string;
+  scenario: string;
   clients: number;
   rooms: number;
   sentPerSec: number;
@@ -89,7 +149,13 @@ export interface LoadResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   serverCpuUsPerDelivery: number | null;
   serverRssMb: number;
+  /** Retained RSS after start, before any client (after a full GC). */
+  serverRssStartMb: number;
   memoryPerConnectionKb: number;
+  /** The load generator's own CPU while measuring, as a share of its one core. */
+  generatorCpu: number;
+  /** The generator, not the server, was the bottleneck: the figures understate the server. */
+  unreliable: boolean;
 }
 
 function progress(line: string): void {
@@ -112,11 +178,13 @@ interface ServerHandle {
 }
 
 /** The target's processes: several when it is a cluster. */
-async function startServers(target: Target): Promise<ServerHandle[]> {
-  return Promise.all(Array.from({ length: target.instances ?? 1 }, () => startServer(target)));
+async function startServers(target: Target, clients: number): Promise<ServerHandle[]> {
+  return Promise.all(
+    Array.from({ length: target.instances ?? 1 }, () => startServer(target, clients)),
+  );
 }
 
-async function startServer(target: Target): Promise<ServerHandle> {
+async function startServer(target: Target, clients: number): Promise<ServerHandle> {
   const service = new ServiceProcess({
     args: ['--expose-gc', '--require', './bench/gc-probe.cjs', target.script],
     env: { LOG_LEVEL: 'info', ...target.env },
@@ -133,7 +201,7 @@ async function startServer(target: Target): Promise<ServerHandle> {
     }
     return rssBytes([pid]);
   };
-  return { url, pid, retainedRss, stop: () => service.stop('SIGTERM', 30_000 + CLIENTS * 5) };
+  return { url, pid, retainedRss, stop: () => service.stop('SIGTERM', 30_000 + clients * 5) };
 }
 
 /** Resolves once the servers have used under 5% of a core for 500 ms (at most 120 s). */
@@ -191,13 +259,19 @@ function onDelivery(tracker: Tracker, message: ChatMessage): void {
   if (--entry.left === 0) tracker.expected.delete(tag);
 }
 
-async function connectAll(urls: readonly string[], tracker: Tracker, counters: Counters) {
-  const clients: Client[] = new Array(CLIENTS);
+async function connectAll(
+  scenario: Scenario,
+  urls: readonly string[],
+  tracker: Tracker,
+  counters: Counters,
+) {
+  const { clients: count, rooms } = scenario;
+  const clients: Client[] = new Array(count);
   let connected = 0;
   let lastReport = 0;
-  for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
+  for (let start = 0; start < count; start += CONNECT_CONCURRENCY) {
     const batch = [];
-    for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
+    for (let i = start; i < Math.min(count, start + CONNECT_CONCURRENCY); i++) {
       // Spread over the instances: a room's members on every one of them.
       const socket: Client = io(urls[i % urls.length], {
         auth: { userId: `load${i}`, name: `load ${i}` },
@@ -227,21 +301,21 @@ async function connectAll(urls: readonly string[], tracker: Tracker, counters: C
       );
     }
     await Promise.all(batch);
-    if (connected - lastReport >= 1000 || connected === CLIENTS) {
+    if (connected - lastReport >= 1000 || connected === count) {
       lastReport = connected;
-      progress(`  connecting ${bar(connected, CLIENTS)} ${connected}/${CLIENTS}`);
+      progress(`  connecting ${bar(connected, count)} ${connected}/${count}`);
     }
   }
   // Join in the same batches: each client one room. A failed join counts as an error.
   let joined = 0;
-  for (let start = 0; ROOMS > 0 && start < CLIENTS; start += CONNECT_CONCURRENCY) {
+  for (let start = 0; rooms > 0 && start < count; start += CONNECT_CONCURRENCY) {
     const joins = [];
-    for (let i = start; i < Math.min(CLIENTS, start + CONNECT_CONCURRENCY); i++) {
+    for (let i = start; i < Math.min(count, start + CONNECT_CONCURRENCY); i++) {
       if (!clients[i].connected) continue;
       joins.push(
         clients[i]
           .timeout(60_000)
-          .emitWithAck('room:join', { roomId: roomOf(i) })
+          .emitWithAck('room:join', { roomId: roomOf(scenario, i) })
           .then(
             (reply: Reply<object>) => {
               if (reply.ok) joined++;
@@ -252,8 +326,8 @@ async function connectAll(urls: readonly string[], tracker: Tracker, counters: C
       );
     }
     await Promise.all(joins);
-    if (joined % 1000 < CONNECT_CONCURRENCY || start + CONNECT_CONCURRENCY >= CLIENTS) {
-      progress(`  joining    ${bar(joined, CLIENTS)} ${joined}/${CLIENTS}`);
+    if (joined % 1000 < CONNECT_CONCURRENCY || start + CONNECT_CONCURRENCY >= count) {
+      progress(`  joining    ${bar(joined, count)} ${joined}/${count}`);
     }
   }
   return clients;
@@ -276,22 +350,24 @@ function failed(counters: Counters, reason: string): void {
   note(counters, reason);
 }
 
-function roomOf(client: number): string {
-  return `load-${client % ROOMS}`;
+function roomOf(scenario: Scenario, client: number): string {
+  return `load-${client % scenario.rooms}`;
 }
 
 // ---- one run ----------------------------------------------------------------------------
 
-async function run(target: Target): Promise<LoadResult> {
+async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
+  const { clients: count, rooms, rate } = scenario;
   progress(
-    `\n${target.name}: ${CLIENTS} clients, ${ROOMS} rooms, ${args.idle ? 'idle' : `${RATE} msg/s each`}`,
+    `\n${target.name}, ${scenario.name}: ${count} clients, ${rooms} rooms, ` +
+      `${scenario.idle ? 'idle' : `${rate} msg/s each`}`,
   );
-  const servers = await startServers(target);
+  const servers = await startServers(target, count);
   const pids = servers.map((server) => server.pid);
   const retainedRss = async (): Promise<number> =>
     (await Promise.all(servers.map((server) => server.retainedRss()))).reduce((a, b) => a + b, 0);
   if (target.createsRooms) {
-    for (let r = 0; r < ROOMS; r++) {
+    for (let r = 0; r < rooms; r++) {
       // Made on the instances in turn: each owns some of the rooms.
       await fetch(`${servers[r % servers.length].url}/api/rooms`, {
         method: 'POST',
@@ -315,24 +391,26 @@ async function run(target: Target): Promise<LoadResult> {
   const rssBefore = await retainedRss();
   const connectStarted = performance.now();
   const urls = servers.map((server) => server.url);
-  const clients = await connectAll(urls, tracker, counters);
+  const clients = await connectAll(scenario, urls, tracker, counters);
   // Presence notices and room_join fan-out may still be in flight: wait for a quiet server.
   await serverQuiet(pids);
   progress(
     `  connected and settled in ${((performance.now() - connectStarted) / 1000).toFixed(1)} s`,
   );
   const rssConnected = await retainedRss();
-  const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / CLIENTS;
+  const memoryPerConnectionKb = (rssConnected - rssBefore) / 1024 / count;
 
   const membersPerRoom = Array.from(
-    { length: ROOMS },
-    (_, r) => clients.filter((c, i) => i % ROOMS === r && c.connected).length,
+    { length: rooms },
+    (_, r) => clients.filter((c, i) => i % rooms === r && c.connected).length,
   );
   let sent = 0;
   let sentMeasured = 0;
   let cpuStart = 0;
   let cpuEnd = 0;
-  const totalRate = args.idle ? 0 : CLIENTS * RATE;
+  const totalRate = scenario.idle ? 0 : count * rate;
+  let generatorCpuStart = 0;
+  let generatorCpuEnd = 0;
   const started = performance.now();
   const measureFrom = started + WARMUP * 1000;
   const end = measureFrom + SECONDS * 1000;
@@ -343,9 +421,12 @@ async function run(target: Target): Promise<LoadResult> {
   await new Promise<void>((done) => {
     const tick = (): void => {
       const now = performance.now();
-      if (cpuStart === 0 && now >= measureFrom) cpuStart = cpuSeconds(pids);
+      if (cpuStart === 0 && now >= measureFrom) {
+        cpuStart = cpuSeconds(pids);
+        generatorCpuStart = ownCpuSeconds();
+      }
       while (totalRate > 0 && next <= now && next < end) {
-        const from = seq % CLIENTS;
+        const from = seq % count;
         const client = clients[from];
         seq++;
         next += 1000 / totalRate;
@@ -353,11 +434,9 @@ async function run(target: Target): Promise<LoadResult> {
         const tag = `m${seq}`;
         const sentAt = performance.now();
         const measured = sentAt >= measureFrom;
-        const isPrivate = Math.random() < PRIVATE_RATIO && CLIENTS > 1;
-        const to = isPrivate
-          ? (from + 1 + Math.floor(Math.random() * (CLIENTS - 1))) % CLIENTS
-          : -1;
-        const expected = isPrivate ? 2 : membersPerRoom[from % ROOMS];
+        const isPrivate = Math.random() < scenario.privateRatio && count > 1;
+        const to = isPrivate ? (from + 1 + Math.floor(Math.random() * (count - 1))) % count : -1;
+        const expected = isPrivate ? 2 : membersPerRoom[from % rooms];
         tracker.expected.set(tag, { left: expected, sentAt, measured });
         if (measured) {
           sentMeasured++;
@@ -367,7 +446,9 @@ async function run(target: Target): Promise<LoadResult> {
         const content = `${tag} ${'x'.repeat(80)}`;
         const reply = isPrivate
           ? client.timeout(30_000).emitWithAck('private:message', { to: `load${to}`, content })
-          : client.timeout(30_000).emitWithAck('room:message', { roomId: roomOf(from), content });
+          : client
+              .timeout(30_000)
+              .emitWithAck('room:message', { roomId: roomOf(scenario, from), content });
         reply.then(
           (r: Reply<object>) => {
             if (!r.ok) failed(counters, `send ${r.error.code}`);
@@ -385,7 +466,10 @@ async function run(target: Target): Promise<LoadResult> {
         );
       }
       if (now >= end) {
-        if (cpuEnd === 0) cpuEnd = cpuSeconds(pids);
+        if (cpuEnd === 0) {
+          cpuEnd = cpuSeconds(pids);
+          generatorCpuEnd = ownCpuSeconds();
+        }
         // Wait for stragglers: every message accounted for, or 10 s without them.
         if (tracker.expected.size === 0 || now >= end + 10_000) {
           done();
@@ -408,11 +492,20 @@ async function run(target: Target): Promise<LoadResult> {
   );
 
   const deliveries = tracker.receivedMeasured;
+  const generatorCpu = scenario.idle ? 0 : (generatorCpuEnd - generatorCpuStart) / SECONDS;
+  const unreliable = generatorCpu > GENERATOR_BUSY;
+  if (unreliable) {
+    progress(
+      `  UNRELIABLE: the load generator used ${(generatorCpu * 100).toFixed(0)}% of its core: ` +
+        'it, not the server, may be the bottleneck',
+    );
+  }
   const ms = (p: number): number => +(tracker.histogram.getValueAtPercentile(p) / 1000).toFixed(2);
   return {
     target: target.name,
-    clients: CLIENTS,
-    rooms: ROOMS,
+    scenario: scenario.name,
+    clients: count,
+    rooms,
     sentPerSec: Math.round(sentMeasured / SECONDS),
     deliveriesPerSec: Math.round(deliveries / SECONDS),
     expectedDeliveries: tracker.expectedMeasured,
@@ -435,8 +528,17 @@ async function run(target: Target): Promise<LoadResult> {
     serverCpuUsPerDelivery:
       deliveries === 0 ? null : +(((cpuEnd - cpuStart) * 1e6) / deliveries).toFixed(2),
     serverRssMb: +serverRssMb.toFixed(1),
+    serverRssStartMb: +(rssBefore / 1024 / 1024).toFixed(1),
     memoryPerConnectionKb: +memoryPerConnectionKb.toFixed(1),
+    generatorCpu: +generatorCpu.toFixed(2),
+    unreliable,
   };
+}
+
+/** CPU seconds (user + system) this process, the load generator, has used so far. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 // ---- report -----------------------------------------------------------------------------
@@ -468,7 +570,10 @@ function medianOf(results: LoadResult[]): LoadResult {
       ? null
       : +median((r) => r.serverCpuUsPerDelivery as number).toFixed(2),
     serverRssMb: median((r) => r.serverRssMb),
+    serverRssStartMb: median((r) => r.serverRssStartMb),
     memoryPerConnectionKb: +median((r) => r.memoryPerConnectionKb).toFixed(1),
+    generatorCpu: median((r) => r.generatorCpu),
+    unreliable: results.some((r) => r.unreliable),
   };
 }
 
@@ -500,8 +605,8 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
     return value === undefined ? '' : ` (${value.toFixed(2)}x)`;
   };
   const rows = [
-    '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | server RSS MB | memory/conn KB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | server RSS MB (at start) | memory/conn KB | generator CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [i, r] of results.entries()) {
     rows.push(
@@ -509,7 +614,8 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
         `${r.latencyMs.p50}${ratio(i, P50)} | ${r.latencyMs.p95} | ` +
         `${r.latencyMs.p99}${ratio(i, P99)} | ${r.latencyMs.max} | ` +
         `${r.serverCpuUsPerDelivery ?? '–'}${ratio(i, CPU)} | ` +
-        `${r.serverRssMb} | ${r.memoryPerConnectionKb}${ratio(i, MEMORY)} |`,
+        `${r.serverRssMb} (${r.serverRssStartMb}) | ${r.memoryPerConnectionKb}${ratio(i, MEMORY)} | ` +
+        `${(r.generatorCpu * 100).toFixed(0)}%${r.unreliable ? ' UNRELIABLE' : ''} |`,
     );
   }
   return rows.join('\n');
@@ -561,45 +667,49 @@ async function main(): Promise<void> {
           },
         ]
       : [...(args.baseline ? [bare] : []), ours];
-  const rounds: LoadResult[][] = [];
+  // Each scenario's rounds: one result per target in each.
+  const roundsOf = new Map<Scenario, LoadResult[][]>(SCENARIOS.map((scenario) => [scenario, []]));
   try {
     // Alternating the targets spreads the machine's slow moments over both.
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) progress(`\nround ${round} of ${ROUNDS}`);
-      const results: LoadResult[] = [];
-      for (const target of targets) {
-        results.push(await run(target));
-        if (INSTANCES > 1) dropSchema(args.postgres, schema);
+      for (const scenario of SCENARIOS) {
+        const results: LoadResult[] = [];
+        for (const target of targets) {
+          results.push(await run(target, scenario));
+          if (INSTANCES > 1) dropSchema(args.postgres, schema);
+        }
+        roundsOf.get(scenario)?.push(results);
       }
-      rounds.push(results);
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const results = rounds[0].map((_, i) => medianOf(rounds.map((round) => round[i])));
-  if (ROUNDS > 1 && !args.json) {
-    for (const [i, round] of rounds.entries()) console.log(`\nround ${i + 1}\n${table(round)}`);
-    console.log(`\nmedian of ${ROUNDS} rounds (ratios: the median of each round's ratio)`);
-  }
+  const report = SCENARIOS.map((scenario) => {
+    const rounds = roundsOf.get(scenario) ?? [];
+    const results = rounds[0].map((_, i) => medianOf(rounds.map((round) => round[i])));
+    return { scenario, results, rounds };
+  });
   if (args.json) {
-    console.log(
-      JSON.stringify(
-        {
-          clients: CLIENTS,
-          rooms: ROOMS,
-          rate: RATE,
-          seconds: SECONDS,
-          idle: args.idle,
-          results,
-          rounds,
-        },
-        null,
-        2,
-      ),
-    );
+    console.log(JSON.stringify({ seconds: SECONDS, scenarios: report }, null, 2));
     return;
   }
-  console.log(`\n${table(results, rounds)}`);
+  for (const { scenario, results, rounds } of report) {
+    if (ROUNDS > 1) {
+      for (const [i, round] of rounds.entries()) {
+        console.log(`\n${scenario.name}, round ${i + 1}\n${table(round)}`);
+      }
+    }
+    const medians = ROUNDS > 1 ? `, median of ${ROUNDS} rounds (ratios: of each round's)` : '';
+    console.log(`\n${scenario.name}${medians}\n${table(results, rounds)}`);
+  }
+  const unreliable = report.flatMap(({ rounds }) => rounds.flat()).filter((r) => r.unreliable);
+  if (unreliable.length > 0) {
+    console.log(
+      `\nUNRELIABLE: in ${unreliable.length} run(s) the load generator was busier than ` +
+        `${GENERATOR_BUSY * 100}% of its core (generator CPU column)`,
+    );
+  }
 }
 
 /** A fresh database for the next run of a PostgreSQL target. */
