@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { AppConfig } from '../config/app-config.js';
 import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
 import type { PostgresCluster } from '../store/postgres/postgres-cluster.js';
-import { PostgresStore } from '../store/postgres/postgres.store.js';
+import type { PostgresStore } from '../store/postgres/postgres.store.js';
 
 /** A lease is renewed this many times within its length. */
 const BEATS_PER_LEASE = 3;
@@ -49,7 +49,7 @@ export class ClusterNode implements OnApplicationShutdown {
   constructor(config: AppConfig, @Inject(MESSAGE_STORE) store: MessageStore) {
     this.enabled = config.clusterMode;
     this.leaseMs = config.clusterLeaseMs;
-    this.#store = store instanceof PostgresStore ? store.cluster : undefined;
+    this.#store = 'cluster' in store ? (store as PostgresStore).cluster : undefined;
   }
 
   /** The cluster's shared state in PostgreSQL. */

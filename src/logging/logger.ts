@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Level, type Logger as Pino } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogLevelName } from '../config/app-config.js';
 
 export interface LogOptions {
@@ -26,6 +26,11 @@ const STARTUP_CONTEXTS: ReadonlySet<string> = new Set([
   'Server',
 ]);
 
+/** pino-pretty, loaded only for a person at a terminal: a service never pays for it. */
+function prettyStream(): typeof import('pino-pretty') {
+  return createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+}
+
 /** Pretty output for a person at a terminal; JSON for anything that collects logs. */
 export function wantsPrettyLogs(
   nodeEnv: string | undefined,
@@ -42,7 +47,7 @@ export function createPino(options: LogOptions): Pino {
     return pino(
       { level },
       options.destination ??
-        pretty({
+        prettyStream()({
           colorize: true,
           sync: true,
           translateTime: 'SYS:HH:MM:ss.l',
