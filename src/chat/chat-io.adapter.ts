@@ -1,7 +1,9 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { Server, ServerOptions } from 'socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Admission } from './admission.js';
@@ -57,13 +59,25 @@ export class ChatIoAdapter extends IoAdapter {
       );
     }
     this.#watchPollingTooLarge(server);
-    // Drop the HTTP upgrade request once the socket is connected: socket.io's own advice for
-    // memory per connection. After the handshake middleware, which reads its headers.
-    server.on('connection', (socket: { conn: { request: unknown } }) => {
+    server.on('connection', (socket: Socket) => {
       pending?.connected(socket.conn);
-      socket.conn.request = null;
+      releaseHandshake(socket);
     });
     return server;
+  }
+
+  /**
+   * The gateway binds its events itself, with one listener a socket (onAny). Nest's default
+   * builds an rxjs pipeline for every socket even with no handler to bind, which only costs
+   * memory per connection: skipped when there is nothing to bind.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    if (handlers.length === 0) return;
+    super.bindMessageHandlers(socket, handlers, transform);
   }
 
   /**
@@ -103,6 +117,25 @@ export class ChatIoAdapter extends IoAdapter {
       return false;
     }
   }
+}
+
+/**
+ * Once the socket is connected (after the handshake middleware, the only reader of its
+ * headers and token), what the handshake brought is let go: socket.io's own advice for memory
+ * per connection. engine.io keeps the upgrade request reachable from the connection's close
+ * listener, so the request's headers are emptied as well as dropped. The token goes too: it
+ * need not stay in memory for the life of the connection.
+ */
+function releaseHandshake(socket: Socket): void {
+  const conn = socket.conn as unknown as { request: IncomingMessage | null };
+  const request = conn.request;
+  if (request !== null) {
+    request.headers = {};
+    request.rawHeaders = [];
+  }
+  conn.request = null;
+  socket.handshake.headers = {};
+  socket.handshake.auth = {};
 }
 
 /** The part of an engine.io session (engine.io's Socket) used here. */

@@ -3,10 +3,11 @@
  * sockets per user, user:list, grace), room membership for the online session, idle
  * disconnects and periodic room notices (docs/PROTOCOL.md, "Connecting").
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { disconnected, startApp } from '../support/chat-app.js';
+import { DeliveryService } from '../../src/delivery/delivery.service.js';
+import { Clients, disconnected, startApp } from '../support/chat-app.js';
 import {
   connectOf,
   disconnectOf,
@@ -291,6 +292,33 @@ describe('handshake in JWT mode', () => {
 });
 
 // ---- presence --------------------------------------------------------------------------
+
+describe('a connected socket', () => {
+  it('should not keep the token or the handshake headers once connected', async () => {
+    // The socket.io server, as the gateway hands it over at start.
+    const attach = jest.spyOn(DeliveryService.prototype, 'attach');
+    const running = await startApp({ AUTH_JWT_SECRET: SECRET });
+    const clients = new Clients(() => running.url);
+    try {
+      const server = attach.mock.calls[0][0];
+      const signed = await token('alice', { name: 'Alice' });
+      const alice = await clients.connect({ token: signed });
+      await alice.waitFor(connectOf('alice'));
+
+      const [socket] = [...server.sockets.sockets.values()];
+
+      expect(socket.handshake.auth).toEqual({});
+      expect(socket.handshake.headers).toEqual({});
+      expect(JSON.stringify(socket.handshake)).not.toContain(signed);
+      // Still served as the token said: the identity was taken at the handshake.
+      expect((await alice.ok('user:list')).users).toEqual([{ id: 'alice', name: 'Alice' }]);
+    } finally {
+      attach.mockRestore();
+      clients.closeAll();
+      await running.close();
+    }
+  });
+});
 
 describe('presence', () => {
   const h = useApp();
