@@ -13,6 +13,7 @@
  *   npm run bench -- --baseline --rounds 3          # alternate 3 times, report medians
  *   npm run bench -- --instances 2                  # a cluster of 2 vs 1 instance, on PostgreSQL
  *   npm run bench -- --json                         # machine-readable
+ *   npm run bench -- --node24-work /tmp/actor-chat-node24   # also on Node 24 (scripts/ci/node24.sh)
  *   npm run bench -- --scenario fanout --server-args="--cpu-prof --cpu-prof-dir=prof"
  *                                                   # node flags for the servers (a profile)
  */
@@ -49,6 +50,9 @@ const { values: args } = parseArgs({
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     json: { type: 'boolean', default: false },
+    // A Node 24 copy as scripts/ci/node24.sh leaves it (NODE24_WORK: bin/node, app/ built with
+    // its own node_modules): the service runs on it too, as one more target of the same run.
+    'node24-work': { type: 'string' },
     // Node flags for every server process, e.g. "--cpu-prof --cpu-prof-dir=prof".
     'server-args': { type: 'string', default: '' },
   },
@@ -129,6 +133,8 @@ type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 interface Target {
   name: string;
+  /** The node binary; default this one. */
+  node?: string;
   script: string;
   env: Record<string, string>;
   /** Processes of the target, one cluster; clients are spread over them. */
@@ -191,6 +197,7 @@ async function startServers(target: Target, clients: number): Promise<ServerHand
 
 async function startServer(target: Target, clients: number): Promise<ServerHandle> {
   const service = new ServiceProcess({
+    command: target.node ?? process.execPath,
     args: [
       ...(args['server-args'] ?? '').split(' ').filter((arg) => arg !== ''),
       '--expose-gc',
@@ -635,7 +642,10 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-load-'));
   const ours: Target = {
-    name: 'actor-chat (SQLite)',
+    name:
+      args['node24-work'] === undefined
+        ? 'actor-chat (SQLite)'
+        : `actor-chat (SQLite) on Node ${process.version}`,
     script: 'dist/src/main.js',
     // One address opens every connection here: the per-address connection rate is off.
     // Presence to everyone up to 1,000 online users: past that it is N² (see the README).
@@ -677,7 +687,7 @@ async function main(): Promise<void> {
             instances: INSTANCES,
           },
         ]
-      : [...(args.baseline ? [bare] : []), ours];
+      : [...(args.baseline ? [bare] : []), ours, ...onNode24(ours)];
   // Each scenario's rounds: one result per target in each.
   const roundsOf = new Map<Scenario, LoadResult[][]>(SCENARIOS.map((scenario) => [scenario, []]));
   try {
@@ -721,6 +731,22 @@ async function main(): Promise<void> {
         `${GENERATOR_BUSY * 100}% of its core (generator CPU column)`,
     );
   }
+}
+
+/** `--node24-work DIR`: the service again, on Node 24 from that copy (its own build). */
+function onNode24(ours: Target): Target[] {
+  const work = args['node24-work'];
+  if (work === undefined) return [];
+  const node = join(work, 'bin', 'node');
+  const version = execFileSync(node, ['--version']).toString().trim();
+  return [
+    {
+      ...ours,
+      name: `actor-chat (SQLite) on Node ${version}`,
+      node,
+      script: join(work, 'app', 'dist', 'src', 'main.js'),
+    },
+  ];
 }
 
 /** A fresh database for the next run of a PostgreSQL target. */
