@@ -12,7 +12,6 @@ import {
   BusyError,
   ChatError,
   DefaultRoomError,
-  ForbiddenError,
   RoomExistsError,
   RoomMovedError,
   RoomNotFoundError,
@@ -27,16 +26,23 @@ import type { DeliveryService } from '../delivery/delivery.service.js';
 import type { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { NotAcceptingError } from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, StoredRoom } from '../store/message-store.js';
-import type { PostgresCluster } from '../store/postgres/postgres-cluster.js';
+import type { PostgresCluster, RoomOwner } from '../store/postgres/postgres-cluster.js';
 import { ROOM_COMMANDS, type RoomCommand, type RoomHandle } from './room-handle.js';
 import {
   RoomActor,
+  roomSettings,
   type JoinOptions,
   type MembershipObserver,
   type RoomSettings,
   type RoomSnapshot,
 } from './room.actor.js';
-import { RoomsService } from './rooms.service.js';
+import {
+  newRoomRecord,
+  roomCreatedBy,
+  roomLimits,
+  RoomsService,
+  withoutDefaultTtl,
+} from './rooms.service.js';
 
 /** A room command sent to the room's owner, and its answer. */
 interface CommandRequest {
@@ -115,7 +121,7 @@ export class ClusterRoomsService
     this.node.onLeaseLost(() => this.#dropAll('this instance lost its lease'));
     // Default rooms exist from start: whichever instance creates one owns it.
     for (const id of this.config.defaultRooms) {
-      const record: RoomRecord = { id, name: id, private: false, createdAt: now() };
+      const record = newRoomRecord({ id, name: id, private: false });
       const epoch = await this.#cluster.createRoom(record, this.node.id);
       if (epoch !== undefined) this.#start(record, epoch, 0);
     }
@@ -155,9 +161,10 @@ export class ClusterRoomsService
     const handle = this.#handles.get(roomId);
     if (handle !== undefined) return handle;
     if (!this.#owned.has(roomId) && !this.#owners.has(roomId)) {
-      if ((await this.#cluster.roomOwner(roomId)) === undefined) {
-        throw new RoomNotFoundError(roomId);
-      }
+      const owner = await this.#cluster.roomOwner(roomId);
+      if (owner === undefined) throw new RoomNotFoundError(roomId);
+      // Kept: the command that follows goes there without asking PostgreSQL again.
+      this.#noteLiveOwner(roomId, owner);
     }
     return this.#handleOf(roomId);
   }
@@ -167,28 +174,21 @@ export class ClusterRoomsService
     input: RoomCreateInput,
   ): Promise<ClientEventResult<'room:create'>> {
     const owned = await this.#cluster.ownedRoomCount(creator.id);
-    if (owned >= this.config.maxRoomsPerUser) {
-      throw new ForbiddenError(
-        `you own ${owned} open rooms, the most allowed (an administrator can close some)`,
-      );
-    }
-    const room = await this.#createRoom({
-      id: input.roomId,
-      name: input.name ?? input.roomId,
-      private: input.private ?? false,
-      owner: creator.id,
-    });
+    const room = await this.createRoom(roomCreatedBy(creator, input, owned, this.config));
     await this.#handleOf(room.id).join(creator);
     return { room: { id: room.id, name: room.name, private: room.private } };
   }
 
-  async createRoom(settings: Omit<RoomRecord, 'createdAt'>): Promise<RoomSettings> {
-    return this.#createRoom(settings);
+  async createRoom(input: Omit<RoomRecord, 'createdAt'>): Promise<RoomSettings> {
+    const record = newRoomRecord(input);
+    const epoch = await this.#cluster.createRoom(record, this.node.id);
+    if (epoch === undefined) throw new RoomExistsError(record.id);
+    return this.#start(record, epoch, 0).settings;
   }
 
   async settingsOf(roomId: string): Promise<RoomSettings | undefined> {
     const stored = await this.#cluster.loadRoom(roomId);
-    return stored === undefined ? undefined : settingsOf(stored);
+    return stored === undefined ? undefined : roomSettings(stored);
   }
 
   async close(roomId: string): Promise<void> {
@@ -300,10 +300,8 @@ export class ClusterRoomsService
       this.#forgetRoom(roomId);
       throw new RoomNotFoundError(roomId);
     }
-    if (owner.alive && owner.instance !== undefined && owner.instance !== this.node.id) {
-      this.#owners.set(roomId, { roomId, instance: owner.instance, epoch: owner.epoch });
-      return owner.instance;
-    }
+    const live = this.#noteLiveOwner(roomId, owner);
+    if (live !== undefined) return live;
     // Another instance's room whose lease ran out: taken over only by an instance that has
     // itself held its lease for a while (after a PostgreSQL outage every lease ran out).
     if (owner.instance !== undefined && owner.instance !== this.node.id && !this.node.settled) {
@@ -312,6 +310,15 @@ export class ClusterRoomsService
     const acquired = await this.#acquire(roomId);
     if (acquired !== undefined) return acquired;
     throw new RoomMovedError(roomId); // someone else took it first: look again
+  }
+
+  /** Another live instance that owns the room, remembered; undefined when there is none. */
+  #noteLiveOwner(roomId: string, owner: RoomOwner): string | undefined {
+    if (!owner.alive || owner.instance === undefined || owner.instance === this.node.id) {
+      return undefined;
+    }
+    this.#owners.set(roomId, { roomId, instance: owner.instance, epoch: owner.epoch });
+    return owner.instance;
   }
 
   /** Takes the room over when no live instance owns it (one try at a time per room). */
@@ -342,25 +349,14 @@ export class ClusterRoomsService
     return room;
   }
 
-  async #createRoom(input: Omit<RoomRecord, 'createdAt'>): Promise<RoomSettings> {
-    const record: RoomRecord = { ...input, createdAt: now() };
-    if (record.owner === undefined) delete record.owner;
-    const epoch = await this.#cluster.createRoom(record, this.node.id);
-    if (epoch === undefined) throw new RoomExistsError(record.id);
-    return this.#start(record, epoch, 0).settings;
-  }
-
   /** This instance serves the room from now on, with this fencing epoch. */
   #start(
-    record: RoomRecord,
+    created: RoomRecord,
     epoch: number,
     lastSeq: number,
     stored?: StoredRoom & { members: readonly UserRef[] },
   ): RoomActor {
-    if (record.ttlSeconds !== undefined && this.config.defaultRooms.includes(record.id)) {
-      record = { ...record };
-      delete record.ttlSeconds;
-    }
+    const record = withoutDefaultTtl(created, this.config);
     this.#owned.get(record.id)?.release();
     const room = new RoomActor(
       record,
@@ -375,10 +371,7 @@ export class ClusterRoomsService
         delivery: this.delivery,
         store: this.store,
         membership: this.#membership,
-        noticeIntervalMs: this.config.roomNoticeIntervalMs,
-        maxMembers: this.config.maxMembersPerRoom,
-        maxInvites: this.config.maxInvitesPerRoom,
-        recoveryBatchBytes: this.config.recoveryBatchBytes,
+        ...roomLimits(this.config),
         onExpired: (expired, closed) => this.#expired(expired, closed),
         ownership: { epoch, onLost: (lost) => this.#lost(lost) },
       },
@@ -568,13 +561,6 @@ function invoke(room: RoomActor, command: RoomCommand, args: unknown[]): Promise
   }
 }
 
-function settingsOf(stored: StoredRoom): RoomSettings {
-  const settings: RoomSettings = { id: stored.id, name: stored.name, private: stored.private };
-  if (stored.owner !== undefined) settings.owner = stored.owner;
-  if (stored.ttlSeconds !== undefined) settings.ttlSeconds = stored.ttlSeconds;
-  return settings;
-}
-
 /** The live instance that ranks first for a room (rendezvous hashing). */
 function firstChoice(roomId: string, instances: readonly string[]): string | undefined {
   let best: string | undefined;
@@ -587,8 +573,4 @@ function firstChoice(roomId: string, instances: readonly string[]): string | und
     }
   }
   return best;
-}
-
-function now(): string {
-  return new Date().toISOString();
 }

@@ -1,11 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { RoomCreateInput, RoomSummary, UserRef } from '../contract/events.js';
-import {
-  DefaultRoomError,
-  ForbiddenError,
-  RoomExistsError,
-  RoomNotFoundError,
-} from '../contract/errors.js';
+import { DefaultRoomError, RoomExistsError, RoomNotFoundError } from '../contract/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
@@ -18,7 +13,13 @@ import {
   type RoomSnapshot,
   type RoomStartState,
 } from './room.actor.js';
-import { RoomsService } from './rooms.service.js';
+import {
+  newRoomRecord,
+  roomCreatedBy,
+  roomLimits,
+  RoomsService,
+  withoutDefaultTtl,
+} from './rooms.service.js';
 
 /**
  * The directory of rooms of one instance on its own: one RoomActor per room, found by id.
@@ -89,17 +90,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
     input: RoomCreateInput,
   ): Promise<{ room: { id: string; name: string; private: boolean } }> {
     const owned = this.#owned.get(creator.id) ?? 0;
-    if (owned >= this.config.maxRoomsPerUser) {
-      throw new ForbiddenError(
-        `you own ${owned} open rooms, the most allowed (an administrator can close some)`,
-      );
-    }
-    const room = this.#create({
-      id: input.roomId,
-      name: input.name ?? input.roomId,
-      private: input.private ?? false,
-      owner: creator.id,
-    });
+    const room = this.#create(roomCreatedBy(creator, input, owned, this.config));
     await room.join(creator);
     return {
       room: { id: input.roomId, name: input.name ?? input.roomId, private: room.isPrivate },
@@ -147,8 +138,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
 
   #create(input: Omit<RoomRecord, 'createdAt'>): RoomActor {
     if (this.#rooms.has(input.id)) throw new RoomExistsError(input.id);
-    const record: RoomRecord = { ...input, createdAt: new Date().toISOString() };
-    if (record.owner === undefined) delete record.owner;
+    const record = newRoomRecord(input);
     // Every later event of the room is written after the room itself, and after the
     // deletion of a closed room of the same id.
     const closing = this.#closing.get(record.id);
@@ -172,21 +162,14 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
     return room;
   }
 
-  #add(record: RoomRecord, state: RoomStartState): RoomActor {
-    // Default rooms are never closed, whatever TTL a room of that id was stored with.
-    if (record.ttlSeconds !== undefined && this.config.defaultRooms.includes(record.id)) {
-      record = { ...record };
-      delete record.ttlSeconds;
-    }
+  #add(stored: RoomRecord, state: RoomStartState): RoomActor {
+    const record = withoutDefaultTtl(stored, this.config);
     const room = new RoomActor(record, state, {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
       membership: this.#membership,
-      noticeIntervalMs: this.config.roomNoticeIntervalMs,
-      maxMembers: this.config.maxMembersPerRoom,
-      maxInvites: this.config.maxInvitesPerRoom,
-      recoveryBatchBytes: this.config.recoveryBatchBytes,
+      ...roomLimits(this.config),
       onExpired: (expired, closed) => this.#expired(expired, closed),
     });
     this.#rooms.set(record.id, room);

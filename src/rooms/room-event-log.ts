@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { ChatMessage } from '../contract/events.js';
-import { BusyError } from '../contract/errors.js';
+import { BusyError, RoomMovedError } from '../contract/errors.js';
 import type { MessageStore, RoomFence, SendRecord } from '../store/message-store.js';
 import { StaleOwnerError } from '../store/store-errors.js';
-import { RoomMovedError } from '../contract/errors.js';
 
 const logger = new Logger('RoomEventLog');
 

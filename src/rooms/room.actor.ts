@@ -182,11 +182,7 @@ export class RoomActor extends Actor implements RoomHandle {
 
   /** The room's settings: fixed at creation, so readable outside the room's jobs. */
   get settings(): RoomSettings {
-    const { id, name, private: isPrivate, owner, ttlSeconds } = this.#record;
-    const settings: RoomSettings = { id, name, private: isPrivate };
-    if (owner !== undefined) settings.owner = owner;
-    if (ttlSeconds !== undefined) settings.ttlSeconds = ttlSeconds;
-    return settings;
+    return roomSettings(this.#record);
   }
 
   join(user: UserRef, options: JoinOptions = {}): Promise<RoomJoinResult> {
@@ -576,4 +572,13 @@ export class RoomActor extends Actor implements RoomHandle {
       throw error;
     });
   }
+}
+
+/** A room record's settings, `owner` and `ttlSeconds` only when it has them. */
+export function roomSettings(record: RoomRecord): RoomSettings {
+  const { id, name, private: isPrivate, owner, ttlSeconds } = record;
+  const settings: RoomSettings = { id, name, private: isPrivate };
+  if (owner !== undefined) settings.owner = owner;
+  if (ttlSeconds !== undefined) settings.ttlSeconds = ttlSeconds;
+  return settings;
 }

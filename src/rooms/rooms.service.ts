@@ -1,3 +1,5 @@
+import type { AppConfig } from '../config/app-config.js';
+import { ForbiddenError } from '../contract/errors.js';
 import type {
   ClientEventResult,
   RoomCreateInput,
@@ -6,7 +8,12 @@ import type {
 } from '../contract/events.js';
 import type { RoomRecord } from '../store/message-store.js';
 import type { RoomHandle } from './room-handle.js';
-import type { MembershipObserver, RoomSettings, RoomSnapshot } from './room.actor.js';
+import type {
+  MembershipObserver,
+  RoomActorDeps,
+  RoomSettings,
+  RoomSnapshot,
+} from './room.actor.js';
 
 /**
  * The directory of rooms. One instance on its own (LocalRoomsService) serves every room
@@ -44,4 +51,53 @@ export abstract class RoomsService {
 
   /** Rooms served by this instance (a metric). */
   abstract get count(): number;
+}
+
+// ---- what both directories do alike ---------------------------------------------------------
+
+/** The room actor's limits, from the configuration. */
+export function roomLimits(
+  config: AppConfig,
+): Pick<RoomActorDeps, 'noticeIntervalMs' | 'maxMembers' | 'maxInvites' | 'recoveryBatchBytes'> {
+  return {
+    noticeIntervalMs: config.roomNoticeIntervalMs,
+    maxMembers: config.maxMembersPerRoom,
+    maxInvites: config.maxInvitesPerRoom,
+    recoveryBatchBytes: config.recoveryBatchBytes,
+  };
+}
+
+/** room:create's room, owned by its creator; FORBIDDEN when the creator owns `owned` already. */
+export function roomCreatedBy(
+  creator: UserRef,
+  input: RoomCreateInput,
+  owned: number,
+  config: AppConfig,
+): Omit<RoomRecord, 'createdAt'> {
+  if (owned >= config.maxRoomsPerUser) {
+    throw new ForbiddenError(
+      `you own ${owned} open rooms, the most allowed (an administrator can close some)`,
+    );
+  }
+  return {
+    id: input.roomId,
+    name: input.name ?? input.roomId,
+    private: input.private ?? false,
+    owner: creator.id,
+  };
+}
+
+/** A new room's record: created now, with no `owner` when it has none. */
+export function newRoomRecord(input: Omit<RoomRecord, 'createdAt'>): RoomRecord {
+  const record: RoomRecord = { ...input, createdAt: new Date().toISOString() };
+  if (record.owner === undefined) delete record.owner;
+  return record;
+}
+
+/** Default rooms are never closed, whatever TTL a room of that id was stored with. */
+export function withoutDefaultTtl(record: RoomRecord, config: AppConfig): RoomRecord {
+  if (record.ttlSeconds === undefined || !config.defaultRooms.includes(record.id)) return record;
+  const kept = { ...record };
+  delete kept.ttlSeconds;
+  return kept;
 }

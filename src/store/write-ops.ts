@@ -22,7 +22,7 @@ export interface SendRow {
  * writer applies. Plain data, so it can cross to a worker thread.
  */
 export type WriteOp =
-  | { kind: 'room'; room: RoomRecord; ownerInstance?: string }
+  | { kind: 'room'; room: RoomRecord }
   | { kind: 'deleteRoom'; roomId: string; epoch?: number | undefined }
   | { kind: 'invite'; roomId: string; userId: string; epoch?: number | undefined }
   | { kind: 'uninvite'; roomId: string; userId: string; epoch?: number | undefined }

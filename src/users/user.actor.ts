@@ -182,11 +182,6 @@ export class UserActor extends Actor {
     });
   }
 
-  /** Sockets of the user on this instance. */
-  socketCount(): Promise<number> {
-    return this.ask(() => this.#sockets.size);
-  }
-
   snapshot(): Promise<UserSnapshot> {
     return this.ask(() => ({
       id: this.ref.id,

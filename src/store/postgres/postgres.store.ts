@@ -340,12 +340,9 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     switch (op.kind) {
       case 'room': {
         const { room } = op;
-        // In cluster mode its creator's instance owns it from the start, with a fresh epoch.
         await client.query(
-          `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq,
-                              owner_instance, owner_epoch)
-           VALUES ($1, $2, $3, $4, $5, $6, 0, $7::text,
-                   CASE WHEN $7::text IS NULL THEN 0 ELSE nextval('room_owner_epochs') END)`,
+          `INSERT INTO rooms (id, name, private, owner, ttl_seconds, created_at, last_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, 0)`,
           [
             room.id,
             room.name,
@@ -353,7 +350,6 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
             room.owner ?? null,
             room.ttlSeconds ?? null,
             room.createdAt,
-            op.ownerInstance ?? null,
           ],
         );
         return;
