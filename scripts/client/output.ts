@@ -92,6 +92,14 @@ export class Output {
       case 'user_connect':
       case 'user_disconnect':
         return `${time} ${this.paint('dim', `* ${m.content}`)}`;
+      case 'room_edit':
+        return `${time} ${room}${this.user(m.sender)} edited #${m.target}: ${m.content}`;
+      case 'room_delete':
+        return `${time} ${room}${this.paint('dim', `* ${m.sender.name} deleted #${m.target}`)}`;
+      case 'room_reaction': {
+        const did = m.on === true ? `reacted ${m.emoji} to` : `took back ${m.emoji} from`;
+        return `${time} ${room}${this.paint('dim', `* ${m.sender.name} ${did} #${m.target}`)}`;
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import { ADMIN_PATTERNS, type AdminReply } from './admin.patterns.js';
 import {
   parseCreateRoom,
   parseRoomMember,
+  parseRoomMessage,
   parseRoomNotice,
   parseRoomRef,
   parseUserRef,
@@ -77,6 +78,15 @@ export class AdminRpcController {
     return this.#reply(async () => {
       const { roomId, content } = parseRoomNotice(payload, this.config.maxMessageLength);
       await this.admin.notice(roomId, content);
+      return {};
+    });
+  }
+
+  @MessagePattern(ADMIN_PATTERNS.deleteMessage)
+  deleteMessage(@Payload() payload: unknown): Promise<AdminReply> {
+    return this.#reply(async () => {
+      const { roomId, seq } = parseRoomMessage(payload);
+      await this.admin.deleteMessage(roomId, seq);
       return {};
     });
   }

@@ -28,6 +28,7 @@ import { ADMIN_SECURITY, ref } from './admin.openapi.js';
 import {
   parseCreateRoom,
   parseMember,
+  parseMessagePath,
   parseNotice,
   parsePathId,
   parsePutRoom,
@@ -181,6 +182,30 @@ export class AdminController {
   async notice(@Param('id') id: string, @Body() body: unknown): Promise<void> {
     const { roomId, content } = parseNotice(id, body, this.config.maxMessageLength);
     await this.admin.notice(roomId, content);
+  }
+
+  @Delete('rooms/:id/messages/:seq')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Delete a message (moderation)',
+    description:
+      'Every member gets a room_delete by system naming the message in `target`; history and ' +
+      'join replies show it deleted from then on.',
+  })
+  @ApiParam(ROOM_ID)
+  @ApiParam({
+    name: 'seq',
+    description: 'The seq of the room_chat to delete',
+    schema: { type: 'integer', minimum: 1 },
+  })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @BAD_REQUEST
+  @UNAUTHORIZED
+  @error(404, 'No such room, or no retained undeleted room_chat at that seq')
+  @BUSY
+  async deleteMessage(@Param('id') id: string, @Param('seq') seq: string): Promise<void> {
+    const target = parseMessagePath(id, seq);
+    await this.admin.deleteMessage(target.roomId, target.seq);
   }
 
   @Post('users/:id/disconnect')

@@ -18,6 +18,8 @@ export const ADMIN_PATTERNS = {
   removeMember: 'rooms.members.remove',
   /** `{ roomId, content }` -> `{ ok }`: a room_notice to every member. */
   notice: 'rooms.notice',
+  /** `{ roomId, seq }` -> `{ ok }`: a room_delete by `system`; NOT_FOUND when no such message. */
+  deleteMessage: 'rooms.messages.delete',
   /** `{ userId }` -> `{ ok }`: every socket of the user closed; USER_OFFLINE when offline. */
   disconnectUser: 'users.disconnect',
 } as const;

@@ -125,6 +125,15 @@ export function parseNotice(
   return read.done({ roomId, content: read.content('content', maxLength) });
 }
 
+/** DELETE /api/rooms/:id/messages/:seq: a room id and a positive integer seq from the path. */
+export function parseMessagePath(id: string, seq: string): { roomId: string; seq: number } {
+  const read = new BodyReader({});
+  const roomId = read.pathId(id, 'room');
+  const parsed = /^[1-9][0-9]{0,15}$/.test(seq) ? Number(seq) : NaN;
+  if (!Number.isSafeInteger(parsed)) read.problems.push('seq must be a positive integer');
+  return read.done({ roomId, seq: parsed });
+}
+
 /** Path parameters follow the same id rules; a malformed one is a bad request. */
 export function parsePathId(value: string, what: 'room' | 'user'): string {
   if (!isIdOf(what, value)) throw new InvalidRequestError([pathIdProblem(what)]);
@@ -167,4 +176,15 @@ export function parseRoomNotice(
 export function parseUserRef(payload: unknown): { userId: string } {
   const read = new BodyReader(payload);
   return read.done({ userId: read.id('userId', 'user') });
+}
+
+/** `{ roomId, seq }`: rooms.messages.delete. */
+export function parseRoomMessage(payload: unknown): { roomId: string; seq: number } {
+  const read = new BodyReader(payload);
+  const roomId = read.id('roomId', 'room');
+  const seq = read.field('seq');
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) {
+    read.problems.push('seq must be a positive integer');
+  }
+  return read.done({ roomId, seq: seq as number });
 }

@@ -4,6 +4,7 @@ import {
   RoomSettingsConflictError,
   UserOfflineError,
 } from '../contract/errors.js';
+import { SYSTEM_USER } from '../contract/events.js';
 import type { RoomSnapshot } from '../rooms/room.actor.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { RoomRecord } from '../store/message-store.js';
@@ -84,6 +85,11 @@ export class AdminService {
 
   async notice(roomId: string, content: string): Promise<void> {
     await (await this.rooms.resolve(roomId)).notice(content);
+  }
+
+  /** Moderation: a room_delete of the message at `seq` by `system`. */
+  async deleteMessage(roomId: string, seq: number): Promise<void> {
+    await (await this.rooms.resolve(roomId)).deleteMessage(SYSTEM_USER, seq, true);
   }
 
   /** Closes every socket of the user; USER_OFFLINE when it has none. */

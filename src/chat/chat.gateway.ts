@@ -88,6 +88,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       'memo:send': (user, input) => chat.memo(user, input),
       typing: (user, input) => chat.typing(user, input),
       'user:list': () => chat.listUsers(),
+      'room:edit': (user, input) => chat.edit(user, input),
+      'room:delete': (user, input) => chat.deleteMessage(user, input),
+      'room:react': (user, input) => chat.react(user, input),
+      'room:read': (user, input) => chat.markRead(user, input),
+      'user:block': (user, input) => chat.block(user, input, true),
+      'user:unblock': (user, input) => chat.block(user, input, false),
+      'user:blocks': (user) => chat.blocks(user),
     };
   }
 

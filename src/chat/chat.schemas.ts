@@ -2,9 +2,11 @@ import {
   checkContent,
   describeContentVerdict,
   isClientMsgId,
+  isEmoji,
   isId,
   isUserId,
   normalizeName,
+  EMOJI_MAX,
   ROOM_NAME_MAX,
 } from '../contract/text-rules.js';
 import { InvalidPayloadError, TooLargeError } from '../contract/errors.js';
@@ -91,6 +93,25 @@ class PayloadReader {
     return value as number;
   }
 
+  /** A required safe integer >= min (a seq). */
+  seq(key: string, min: number): number {
+    const value = this.#value(key, true);
+    if (!Number.isSafeInteger(value) || (value as number) < min) {
+      throw new InvalidPayloadError(`${key} must be an integer >= ${min}`);
+    }
+    return value as number;
+  }
+
+  emoji(key: string): string {
+    const value = this.#value(key, true);
+    if (!isEmoji(value)) {
+      throw new InvalidPayloadError(
+        `${key} must be 1-${EMOJI_MAX} characters without whitespace or control characters`,
+      );
+    }
+    return value;
+  }
+
   limit(key: string): number | undefined {
     const value = this.#value(key, false);
     if (value === undefined) return undefined;
@@ -143,6 +164,20 @@ function compact<T extends object>(value: T): T {
 function roomAndUser(raw: unknown): ClientEventInput<'room:kick'> {
   const p = new PayloadReader(raw);
   return p.done({ roomId: p.id('roomId'), userId: p.userId('userId') });
+}
+
+/** room:delete and room:read name a message (room:read may name 0: nothing read). */
+function messageRef(min: number) {
+  return (raw: unknown): ClientEventInput<'room:read'> => {
+    const p = new PayloadReader(raw);
+    return p.done({ roomId: p.id('roomId'), seq: p.seq('seq', min) });
+  };
+}
+
+/** user:block and user:unblock. */
+function userRef(raw: unknown): ClientEventInput<'user:block'> {
+  const p = new PayloadReader(raw);
+  return p.done({ userId: p.userId('userId') });
 }
 
 /** private:message and memo:send take the same payload. */
@@ -211,4 +246,31 @@ export const PAYLOAD_PARSERS: Parsers = {
   },
   'private:message': directMessage,
   'memo:send': directMessage,
+  'room:edit': (raw, limits) => {
+    const p = new PayloadReader(raw);
+    return p.done(
+      compact({
+        roomId: p.id('roomId'),
+        seq: p.seq('seq', 1),
+        content: p.content('content', limits.maxMessageLength),
+        clientMsgId: p.clientMsgId('clientMsgId'),
+      }),
+    );
+  },
+  'room:delete': messageRef(1),
+  'room:react': (raw) => {
+    const p = new PayloadReader(raw);
+    return p.done(
+      compact({
+        roomId: p.id('roomId'),
+        seq: p.seq('seq', 1),
+        emoji: p.emoji('emoji'),
+        on: p.boolean('on'),
+      }),
+    );
+  },
+  'room:read': messageRef(0),
+  'user:block': userRef,
+  'user:unblock': userRef,
+  'user:blocks': empty,
 };

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ClientEventInput, ClientEventResult, UserRef } from '../contract/events.js';
-import { BusyError } from '../contract/errors.js';
+import { BusyError, InvalidPayloadError } from '../contract/errors.js';
+import { ReadStates } from '../rooms/read-states.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { UserActor } from '../users/user.actor.js';
 import { UsersService } from '../users/users.service.js';
@@ -16,6 +17,7 @@ export class ChatService {
   constructor(
     private readonly users: UsersService,
     private readonly rooms: RoomsService,
+    private readonly readStates: ReadStates,
   ) {}
 
   /** A socket authenticated as `user` connected (its user channel already joined). */
@@ -32,8 +34,20 @@ export class ChatService {
     this.users.touch(user.id);
   }
 
+  /** The rooms the user may see, each with the user's read state (one read for all). */
   async listRooms(user: UserRef): Promise<ClientEventResult<'room:list'>> {
-    return { rooms: await this.rooms.list(user.id) };
+    const rooms = await this.rooms.list(user.id);
+    const states = await this.readStates.of(
+      user.id,
+      rooms.map((room) => room.id),
+    );
+    return {
+      rooms: rooms.map((room) => ({
+        ...room,
+        lastRead: states.get(room.id)?.lastRead ?? 0,
+        unread: states.get(room.id)?.unread ?? 0,
+      })),
+    };
   }
 
   createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {
@@ -98,7 +112,37 @@ export class ChatService {
   async history(user: UserRef, input: ClientEventInput<'room:history'>) {
     const limit = input.limit ?? HISTORY_LIMIT_DEFAULT;
     const room = await this.rooms.resolve(input.roomId);
-    return { messages: await room.history(user.id, input.before, limit) };
+    return room.history(user.id, input.before, limit);
+  }
+
+  async edit(user: UserRef, input: ClientEventInput<'room:edit'>) {
+    const { roomId, seq, content, clientMsgId } = input;
+    const { message } = await this.#actor(user).editMessage(roomId, seq, content, clientMsgId);
+    return { message };
+  }
+
+  async deleteMessage(user: UserRef, input: ClientEventInput<'room:delete'>) {
+    return { message: await this.#actor(user).deleteMessage(input.roomId, input.seq) };
+  }
+
+  react(user: UserRef, input: ClientEventInput<'room:react'>) {
+    return this.#actor(user).react(input.roomId, input.seq, input.emoji, input.on ?? true);
+  }
+
+  async markRead(user: UserRef, input: ClientEventInput<'room:read'>) {
+    return { lastRead: await this.#actor(user).markRead(input.roomId, input.seq) };
+  }
+
+  /** user:block (`on`) and user:unblock. */
+  async block(user: UserRef, input: ClientEventInput<'user:block'>, on: boolean) {
+    // A payload problem: INVALID_PAYLOAD comes before the rate.
+    if (input.userId === user.id) throw new InvalidPayloadError('you cannot block yourself');
+    await this.#actor(user).block(input.userId, on);
+    return {};
+  }
+
+  async blocks(user: UserRef): Promise<ClientEventResult<'user:blocks'>> {
+    return { users: await this.#actor(user).blockList() };
   }
 
   async listUsers(): Promise<ClientEventResult<'user:list'>> {

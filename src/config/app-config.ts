@@ -67,6 +67,8 @@ export class AppConfig {
   readonly maxPendingHandshakesPerIp!: number;
   readonly trustProxy!: boolean;
   readonly maxOutboundBufferBytes!: number;
+  readonly editWindowSeconds!: number;
+  readonly readReceiptsMaxMembers!: number;
 
   private constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -150,6 +152,8 @@ export class AppConfig {
       maxPendingHandshakesPerIp: read.int('MAX_PENDING_HANDSHAKES_PER_IP', 2000, 0),
       trustProxy: read.oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
       maxOutboundBufferBytes: read.int('MAX_OUTBOUND_BUFFER_BYTES', 1_048_576, 65_536),
+      editWindowSeconds: read.int('EDIT_WINDOW_SECONDS', 900, 0, 10 * 365 * 24 * 3600),
+      readReceiptsMaxMembers: read.int('READ_RECEIPTS_MAX_MEMBERS', 50, 0),
       ...overrides,
     };
     read.check(

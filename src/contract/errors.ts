@@ -46,6 +46,14 @@ export class RoomNotFoundError extends ChatError {
   }
 }
 
+/** v2: no retained, undeleted room_chat at that seq. */
+export class MessageNotFoundError extends ChatError {
+  override readonly name = 'MessageNotFoundError';
+  constructor(roomId: string, seq: number) {
+    super('NOT_FOUND', `room ${roomId} has no message at seq ${seq} (unknown, deleted or dropped)`);
+  }
+}
+
 export class ForbiddenError extends ChatError {
   override readonly name = 'ForbiddenError';
   constructor(message: string) {

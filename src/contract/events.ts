@@ -45,6 +45,9 @@ export const MESSAGE_TYPES = [
   'instant_message',
   'user_connect',
   'user_disconnect',
+  'room_edit',
+  'room_delete',
+  'room_reaction',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -59,7 +62,31 @@ export interface ChatMessage {
   user?: UserRef;
   content: string;
   timestamp: string;
+  /** v2 room_edit, room_delete, room_reaction: the seq of the room_chat acted on. */
+  target?: number;
+  /** v2 room_reaction. */
+  emoji?: string;
+  on?: boolean;
+  /** v2, in room:join and room:history replies only: the room_chat's state as of `asOf`. */
+  edited?: true;
+  editedAt?: string;
+  deleted?: true;
+  reactions?: Record<string, number>;
+  myReactions?: string[];
 }
+
+/** The v2 room events that act on a room_chat (`target`). */
+export type TargetEventType = 'room_edit' | 'room_delete' | 'room_reaction';
+
+/** Every type a room numbers with its seq and keeps in its history. */
+export const PERSISTED_ROOM_TYPES: ReadonlySet<MessageType> = new Set([
+  'room_chat',
+  'room_join',
+  'room_leave',
+  'room_edit',
+  'room_delete',
+  'room_reaction',
+]);
 
 export interface ErrorBody {
   code: ErrorCode;
@@ -74,6 +101,9 @@ export interface RoomSummary {
   name: string;
   members: number;
   private: boolean;
+  /** v2: the caller's read state in the room. */
+  lastRead: number;
+  unread: number;
 }
 
 // ---- client event payloads ------------------------------------------------------------
@@ -115,6 +145,25 @@ export interface RoomHistoryInput {
   before?: number;
   limit?: number;
 }
+export interface RoomEditInput {
+  roomId: string;
+  seq: number;
+  content: string;
+  clientMsgId?: string;
+}
+export interface RoomMessageRefInput {
+  roomId: string;
+  seq: number;
+}
+export interface RoomReactInput {
+  roomId: string;
+  seq: number;
+  emoji: string;
+  on?: boolean;
+}
+export interface UserRefInput {
+  userId: string;
+}
 export interface DirectMessageInput {
   to: string;
   content: string;
@@ -132,6 +181,17 @@ export interface RoomJoinResult {
    * again with `since` set to the last message's seq to go on. Absent otherwise.
    */
   more?: true;
+  /** v2: the room's latest seq when the reply was made; each message's state is as of it. */
+  asOf: number;
+  /** v2: the caller's read state in the room. */
+  lastRead: number;
+  unread: number;
+}
+
+export interface RoomHistoryResult {
+  messages: ChatMessage[];
+  /** v2: the room's latest seq when the reply was made; each message's state is as of it. */
+  asOf: number;
 }
 
 /** Each client event: its payload and the data of its success reply. */
@@ -147,11 +207,19 @@ export interface ClientEventContract {
   'room:kick': { input: RoomKickInput; result: Record<never, never> };
   'room:mute': { input: RoomMuteInput; result: { mutedUntil?: string } };
   'room:message': { input: RoomMessageInput; result: { message: ChatMessage } };
-  'room:history': { input: RoomHistoryInput; result: { messages: ChatMessage[] } };
+  'room:history': { input: RoomHistoryInput; result: RoomHistoryResult };
   'private:message': { input: DirectMessageInput; result: { message: ChatMessage } };
   'memo:send': { input: DirectMessageInput; result: { message: ChatMessage; delivered: boolean } };
   typing: { input: RoomRefInput; result: Record<never, never> };
   'user:list': { input: Record<string, never> | undefined; result: { users: UserRef[] } };
+  'room:edit': { input: RoomEditInput; result: { message: ChatMessage } };
+  'room:delete': { input: RoomMessageRefInput; result: { message: ChatMessage } };
+  /** `{}` when nothing changed (the user already had, or did not have, that emoji there). */
+  'room:react': { input: RoomReactInput; result: { message?: ChatMessage } };
+  'room:read': { input: RoomMessageRefInput; result: { lastRead: number } };
+  'user:block': { input: UserRefInput; result: Record<never, never> };
+  'user:unblock': { input: UserRefInput; result: Record<never, never> };
+  'user:blocks': { input: Record<string, never> | undefined; result: { users: string[] } };
 }
 
 export type ClientEventName = keyof ClientEventContract;
@@ -171,6 +239,13 @@ export const CLIENT_EVENTS = [
   'memo:send',
   'typing',
   'user:list',
+  'room:edit',
+  'room:delete',
+  'room:react',
+  'room:read',
+  'user:block',
+  'user:unblock',
+  'user:blocks',
 ] as const satisfies readonly ClientEventName[];
 // Fails to compile when the contract gains an event this list lacks.
 const EVERY_CLIENT_EVENT: Exclude<ClientEventName, (typeof CLIENT_EVENTS)[number]> extends never
@@ -205,6 +280,13 @@ export interface TypingEvent {
   user: UserRef;
 }
 
+/** v2: a member moved its read mark forward (rooms of at most READ_RECEIPTS_MAX_MEMBERS). */
+export interface ReadReceipt {
+  roomId: string;
+  user: UserRef;
+  seq: number;
+}
+
 /** Sent to every client when the server begins a graceful shutdown (an addition). */
 export interface ShutdownNotice {
   message: string;
@@ -219,6 +301,7 @@ export interface ServerToClientEvents {
    */
   message: (message: ChatMessage, received?: () => void) => void;
   typing: (event: TypingEvent) => void;
+  read: (event: ReadReceipt) => void;
   'chat:error': (error: ChatErrorEvent) => void;
   'server:shutdown': (notice: ShutdownNotice) => void;
 }

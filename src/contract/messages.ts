@@ -17,5 +17,8 @@ export function createMessage(
   if (fields.seq !== undefined) message.seq = fields.seq;
   if (fields.recipient !== undefined) message.recipient = fields.recipient;
   if (fields.user !== undefined) message.user = fields.user;
+  if (fields.target !== undefined) message.target = fields.target;
+  if (fields.emoji !== undefined) message.emoji = fields.emoji;
+  if (fields.on !== undefined) message.on = fields.on;
   return message;
 }

@@ -67,3 +67,19 @@ export function describeContentVerdict(verdict: ContentVerdict, maxLength: numbe
     ? `content is longer than ${maxLength} characters`
     : 'content must be non-blank text without control characters or lone surrogates';
 }
+
+export const EMOJI_MAX = 16;
+// Unicode White_Space (what String.prototype.trim removes, BOM included) anywhere in a token.
+const WHITESPACE = /[\s\uFEFF]/;
+
+/** A reaction: 1-16 code points, no whitespace, no control character, no lone surrogate. */
+export function isEmoji(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    !WHITESPACE.test(value) &&
+    !CONTROL.test(value) &&
+    value.isWellFormed() &&
+    codePointLength(value, EMOJI_MAX) <= EMOJI_MAX
+  );
+}

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { ChatMessage, ShutdownNotice, TypingEvent } from '../contract/events.js';
+import type {
+  ChatMessage,
+  ReadReceipt,
+  ShutdownNotice,
+  TypingEvent,
+} from '../contract/events.js';
 import type { ChatServer } from '../contract/sockets.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { whenFlushed, type EngineConnection } from './engine-connection.js';
@@ -101,6 +106,13 @@ export class DeliveryService {
     const own = userChannel(event.user.id);
     this.#io.to(channel).except(own).volatile.emit('typing', event);
     this.metrics.typingSent(Math.max(0, this.#sockets(channel) - this.#sockets(own)));
+  }
+
+  /** A read receipt: to the room's other members, not the reader's own sockets. */
+  readReceipt(receipt: ReadReceipt): void {
+    const channel = roomChannel(receipt.roomId);
+    const own = userChannel(receipt.user.id);
+    this.#io.to(channel).except(own).emit('read', receipt);
   }
 
   /**

@@ -19,7 +19,6 @@ import {
 import type {
   ClientEventResult,
   RoomCreateInput,
-  RoomSummary,
   UserRef,
 } from '../contract/events.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
@@ -27,6 +26,7 @@ import type { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { NotAcceptingError } from '../dispatcher/index.js';
 import type { MessageStore, RoomRecord, StoredRoom } from '../store/message-store.js';
 import type { PostgresCluster, RoomOwner } from '../store/postgres/postgres-cluster.js';
+import type { ReadStates } from './read-states.js';
 import { ROOM_COMMANDS, type RoomCommand, type RoomHandle } from './room-handle.js';
 import {
   RoomActor,
@@ -41,6 +41,7 @@ import {
   roomCreatedBy,
   roomLimits,
   RoomsService,
+  type RoomListing,
   withoutDefaultTtl,
 } from './rooms.service.js';
 
@@ -100,6 +101,7 @@ export class ClusterRoomsService
     private readonly delivery: DeliveryService,
     private readonly config: AppConfig,
     private readonly store: MessageStore,
+    private readonly readStates: ReadStates,
     private readonly node: ClusterNode,
     private readonly bus: ClusterBus,
   ) {
@@ -199,9 +201,9 @@ export class ClusterRoomsService
     this.bus.notify('room.closed', { roomId });
   }
 
-  async list(userId: string): Promise<RoomSummary[]> {
+  async list(userId: string): Promise<RoomListing[]> {
     const [rooms, members] = await Promise.all([this.store.loadRooms(), this.#cluster.members()]);
-    const summaries: RoomSummary[] = [];
+    const summaries: RoomListing[] = [];
     for (const room of rooms) {
       const present = members.get(room.id) ?? [];
       if (room.private && !present.some((member) => member.id === userId)) continue;
@@ -370,6 +372,7 @@ export class ClusterRoomsService
         dispatcher: this.dispatcher,
         delivery: this.delivery,
         store: this.store,
+        readStates: this.readStates,
         membership: this.#membership,
         ...roomLimits(this.config),
         onExpired: (expired, closed) => this.#expired(expired, closed),
@@ -514,6 +517,21 @@ class RoutedRoom implements RoomHandle {
       RoomHandle['history']
     >;
   }
+  edit(user: UserRef, seq: number, content: string, clientMsgId?: string) {
+    const args = clientMsgId === undefined ? [user, seq, content] : [user, seq, content, clientMsgId];
+    return this.#send('edit', args) as ReturnType<RoomHandle['edit']>;
+  }
+  deleteMessage(by: UserRef, seq: number, byAdmin = false) {
+    return this.#send('deleteMessage', [by, seq, byAdmin]) as ReturnType<
+      RoomHandle['deleteMessage']
+    >;
+  }
+  react(user: UserRef, seq: number, emoji: string, on: boolean) {
+    return this.#send('react', [user, seq, emoji, on]) as ReturnType<RoomHandle['react']>;
+  }
+  markRead(user: UserRef, seq: number) {
+    return this.#send('markRead', [user, seq]) as ReturnType<RoomHandle['markRead']>;
+  }
   typing(user: UserRef) {
     return this.#send('typing', [user]) as Promise<void>;
   }
@@ -552,6 +570,19 @@ function invoke(room: RoomActor, command: RoomCommand, args: unknown[]): Promise
         (args[1] as number | null) ?? undefined,
         args[2] as number,
       );
+    case 'edit':
+      return room.edit(
+        args[0] as UserRef,
+        args[1] as number,
+        args[2] as string,
+        args[3] as string | undefined,
+      );
+    case 'deleteMessage':
+      return room.deleteMessage(args[0] as UserRef, args[1] as number, args[2] === true);
+    case 'react':
+      return room.react(args[0] as UserRef, args[1] as number, args[2] as string, args[3] === true);
+    case 'markRead':
+      return room.markRead(args[0] as UserRef, args[1] as number);
     case 'typing':
       return room.typing(args[0] as UserRef);
     case 'notice':

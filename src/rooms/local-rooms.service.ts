@@ -1,10 +1,11 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { RoomCreateInput, RoomSummary, UserRef } from '../contract/events.js';
+import type { RoomCreateInput, UserRef } from '../contract/events.js';
 import { DefaultRoomError, RoomExistsError, RoomNotFoundError } from '../contract/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import type { MessageStore, RoomRecord } from '../store/message-store.js';
+import type { ReadStates } from './read-states.js';
 import type { RoomHandle } from './room-handle.js';
 import {
   RoomActor,
@@ -18,6 +19,7 @@ import {
   roomCreatedBy,
   roomLimits,
   RoomsService,
+  type RoomListing,
   withoutDefaultTtl,
 } from './rooms.service.js';
 
@@ -47,6 +49,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
     private readonly delivery: DeliveryService,
     private readonly config: AppConfig,
     private readonly store: MessageStore,
+    private readonly readStates: ReadStates,
   ) {
     super();
   }
@@ -71,7 +74,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
     );
   }
 
-  async list(userId: string): Promise<RoomSummary[]> {
+  async list(userId: string): Promise<RoomListing[]> {
     const views = await Promise.all(
       [...this.#rooms.values()].map((room) => room.summary(userId).catch(() => undefined)),
     );
@@ -168,6 +171,7 @@ export class LocalRoomsService extends RoomsService implements OnModuleInit {
       dispatcher: this.dispatcher,
       delivery: this.delivery,
       store: this.store,
+      readStates: this.readStates,
       membership: this.#membership,
       ...roomLimits(this.config),
       onExpired: (expired, closed) => this.#expired(expired, closed),

@@ -1,4 +1,9 @@
-import type { ChatMessage, RoomJoinResult, UserRef } from '../contract/events.js';
+import type {
+  ChatMessage,
+  RoomHistoryResult,
+  RoomJoinResult,
+  UserRef,
+} from '../contract/events.js';
 import type { JoinOptions } from './room.actor.js';
 
 /**
@@ -16,7 +21,15 @@ export interface RoomHandle {
   mute(byUserId: string, userId: string, seconds: number): Promise<{ mutedUntil?: string }>;
   invite(byUserId: string, userId: string): Promise<void>;
   post(user: UserRef, content: string, clientMsgId?: string): Promise<ChatMessage>;
-  history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]>;
+  history(userId: string, before: number | undefined, limit: number): Promise<RoomHistoryResult>;
+  /** v2 room:edit. */
+  edit(user: UserRef, seq: number, content: string, clientMsgId?: string): Promise<ChatMessage>;
+  /** v2 room:delete; `byAdmin`: the admin API's, by `system`, without membership. */
+  deleteMessage(by: UserRef, seq: number, byAdmin?: boolean): Promise<ChatMessage>;
+  /** v2 room:react: `message` absent when nothing changed. */
+  react(user: UserRef, seq: number, emoji: string, on: boolean): Promise<{ message?: ChatMessage }>;
+  /** v2 room:read: the user's read mark after it. */
+  markRead(user: UserRef, seq: number): Promise<number>;
   typing(user: UserRef): Promise<void>;
   notice(content: string): Promise<void>;
   close(): Promise<void>;
@@ -32,6 +45,10 @@ export const ROOM_COMMANDS = [
   'invite',
   'post',
   'history',
+  'edit',
+  'deleteMessage',
+  'react',
+  'markRead',
   'typing',
   'notice',
   'close',

@@ -1,7 +1,13 @@
 import { Logger } from '@nestjs/common';
-import type { ChatMessage, RoomJoinResult, UserRef } from '../contract/events.js';
+import type {
+  ChatMessage,
+  RoomHistoryResult,
+  RoomJoinResult,
+  UserRef,
+} from '../contract/events.js';
 import {
   ForbiddenError,
+  MessageNotFoundError,
   NotMemberError,
   RoomMovedError,
   RoomNotFoundError,
@@ -16,11 +22,15 @@ import {
 } from '../dispatcher/index.js';
 import {
   sendRecord,
+  type MessageState,
+  type SendRecord,
   type MessageStore,
   type RoomFence,
   type RoomRecord,
 } from '../store/message-store.js';
 import { StaleOwnerError } from '../store/store-errors.js';
+import { MessageStates } from './message-states.js';
+import type { ReadStates } from './read-states.js';
 import type { RoomHandle } from './room-handle.js';
 import { RoomEventLog } from './room-event-log.js';
 import { RoomMutes } from './room-mutes.js';
@@ -33,6 +43,8 @@ export const JOIN_RECENT_EVENTS = 50;
 export const JOIN_PAGE_EVENTS = 1000;
 /** Default byte budget of one recovery reply. */
 export const RECOVERY_BATCH_BYTES_DEFAULT = 262_144;
+/** Most distinct emoji on one message. */
+export const REACTIONS_MAX_EMOJI = 20;
 
 /**
  * How a room tells the users' side of membership it decided (a join, a leave, a kick, a
@@ -58,6 +70,14 @@ export interface RoomActorDeps {
   maxInvites?: number;
   /** Most bytes of events in one recovery reply; `more: true` tells the client to go on. */
   recoveryBatchBytes?: number;
+  /** Users' read marks (room:read), group-committed for every room. */
+  readStates: ReadStates;
+  /** How long after a message its sender may edit it (EDIT_WINDOW_SECONDS). */
+  editWindowMs: number;
+  /** Read receipts go out in rooms of at most this many members; 0: never. */
+  readReceiptsMaxMembers: number;
+  /** The store keeps this many of the room's latest events (HISTORY_MAX_PER_ROOM). */
+  historyMaxPerRoom: number;
   /**
    * Cluster mode: this instance owns the room with this fencing epoch, every write carries it,
    * and members are stored with the room. When a write finds a newer owner, `onLost` is told
@@ -134,6 +154,12 @@ export class RoomActor extends Actor implements RoomHandle {
   #expiry: TimerHandle | undefined;
   /** Bumped on every arm and disarm, so an expiry already in the mailbox can tell it is stale. */
   #expiryGeneration = 0;
+  /** The states of messages acted on lately (edits, deletions, reactions). */
+  readonly #states = new MessageStates();
+  /** Members' read marks as this room last set or read them. */
+  readonly #reads = new Map<string, number>();
+  /** Read marks of members still being written. */
+  readonly #readWrites = new Map<string, Promise<void>>();
 
   constructor(
     record: RoomRecord,
@@ -219,8 +245,46 @@ export class RoomActor extends Actor implements RoomHandle {
     return this.#request(() => this.#post(user, content, clientMsgId));
   }
 
-  history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]> {
+  history(userId: string, before: number | undefined, limit: number): Promise<RoomHistoryResult> {
     return this.#request(() => this.#history(userId, before, limit));
+  }
+
+  /** room:edit: the sender changes its message's content, within the edit window. */
+  edit(user: UserRef, seq: number, content: string, clientMsgId?: string): Promise<ChatMessage> {
+    return this.#onMessage(seq, (state) => this.#edit(user, seq, state, content, clientMsgId));
+  }
+
+  /** room:delete by the sender or the owner; `byAdmin` (the admin API) by `system`, anywhere. */
+  deleteMessage(by: UserRef, seq: number, byAdmin = false): Promise<ChatMessage> {
+    return this.#onMessage(seq, (state) => this.#deleteMessage(by, seq, state, byAdmin));
+  }
+
+  /** room:react: `message` absent when nothing changed. */
+  react(
+    user: UserRef,
+    seq: number,
+    emoji: string,
+    on: boolean,
+  ): Promise<{ message?: ChatMessage }> {
+    return this.#onMessage(seq, (state) => this.#react(user, seq, state, emoji, on));
+  }
+
+  /** room:read: moves the user's read mark forward (never back); answers the mark. */
+  markRead(user: UserRef, seq: number): Promise<number> {
+    return this.#holdingWhileLoading(async () => {
+      this.#requireOpen();
+      this.#requireMember(user.id);
+      let lastRead = this.#reads.get(user.id);
+      if (lastRead === undefined) {
+        const stored = await this.deps.readStates.of(user.id, [this.id]);
+        // Set meanwhile? Not here: this job holds the mailbox while it reads.
+        lastRead = stored.get(this.id)?.lastRead ?? 0;
+        this.#requireOpen();
+        this.#requireMember(user.id);
+        this.#reads.set(user.id, lastRead);
+      }
+      return { answer: this.#markRead(user, Math.min(seq, this.#log.lastSeq), lastRead) };
+    });
   }
 
   typing(user: UserRef): Promise<void> {
@@ -297,25 +361,39 @@ export class RoomActor extends Actor implements RoomHandle {
     }
     const upTo = this.#log.lastSeq;
     const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
-    return Promise.all([durable, invited]).then(() => this.#joinEvents(room, since, upTo));
+    return Promise.all([durable, invited]).then(() =>
+      this.#joinEvents(room, user.id, since, upTo),
+    );
   }
 
   /** The join reply's events: the latest, or those after `since` in pages of bounded size. */
   async #joinEvents(
     room: RoomJoinResult['room'],
+    joinerId: string,
     since: number | undefined,
     upTo: number,
   ): Promise<RoomJoinResult> {
     const { store, recoveryBatchBytes = RECOVERY_BATCH_BYTES_DEFAULT } = this.deps;
-    if (since === undefined) {
-      const messages = await store.eventsBefore(this.id, upTo + 1, JOIN_RECENT_EVENTS);
-      return { room, messages, complete: true };
-    }
-    const page = await store.eventsAfter(this.id, since, upTo, {
-      limit: JOIN_PAGE_EVENTS,
-      maxBytes: recoveryBatchBytes,
-    });
-    const result: RoomJoinResult = { room, messages: page.events, complete: page.complete };
+    const viewer = joinerId;
+    const [page, readStates] = await Promise.all([
+      since === undefined
+        ? store.roomPage(this.id, { before: upTo + 1, limit: JOIN_RECENT_EVENTS }, viewer)
+        : store.roomPage(
+            this.id,
+            { after: since, upTo, budget: { limit: JOIN_PAGE_EVENTS, maxBytes: recoveryBatchBytes } },
+            viewer,
+          ),
+      this.deps.readStates.of(viewer, [this.id]),
+    ]);
+    const { lastRead, unread } = readStates.get(this.id) ?? { lastRead: 0, unread: 0 };
+    const result: RoomJoinResult = {
+      room,
+      messages: page.events,
+      complete: page.complete,
+      asOf: page.asOf,
+      lastRead,
+      unread,
+    };
     if (page.more) result.more = true;
     return result;
   }
@@ -329,6 +407,7 @@ export class RoomActor extends Actor implements RoomHandle {
 
   #leave(user: UserRef, content = `${user.name} left ${this.#record.name}`): Promise<void> {
     if (this.#closed || !this.#members.delete(user.id)) return Promise.resolve();
+    this.#reads.delete(user.id);
     this.#armExpiry();
     this.deps.membership.left(user.id, this.id);
     if (!this.#log.available) {
@@ -421,11 +500,121 @@ export class RoomActor extends Actor implements RoomHandle {
       .then(() => message);
   }
 
-  #history(userId: string, before: number | undefined, limit: number): Promise<ChatMessage[]> {
+  #history(
+    userId: string,
+    before: number | undefined,
+    limit: number,
+  ): Promise<RoomHistoryResult> {
     this.#requireOpen();
     this.#requireMember(userId);
     const bound = Math.min(before ?? Number.MAX_SAFE_INTEGER, this.#log.lastSeq + 1);
-    return this.#log.settled().then(() => this.deps.store.eventsBefore(this.id, bound, limit));
+    return this.#log
+      .settled()
+      .then(() => this.deps.store.roomPage(this.id, { before: bound, limit }, userId))
+      .then((page) => ({ messages: page.events, asOf: page.asOf }));
+  }
+
+  #edit(
+    user: UserRef,
+    target: number,
+    state: MessageState | undefined,
+    content: string,
+    clientMsgId: string | undefined,
+  ): Promise<ChatMessage> {
+    this.#requireMessage(target, state);
+    if (state.sender !== user.id) {
+      throw new ForbiddenError('only the sender of a message may edit it');
+    }
+    if (Date.now() - state.sentAt > this.deps.editWindowMs) {
+      throw new ForbiddenError(
+        `messages may be edited for ${this.deps.editWindowMs / 1000} s after they were sent`,
+      );
+    }
+    this.#requireNotMuted(user.id);
+    this.#requireMember(user.id);
+    const edit = this.#targetEvent('room_edit', user, target, { content });
+    const send = clientMsgId === undefined ? undefined : sendRecord(user.id, clientMsgId, edit);
+    return this.#appendTargetEvent(edit, send);
+  }
+
+  #deleteMessage(
+    by: UserRef,
+    target: number,
+    state: MessageState | undefined,
+    byAdmin: boolean,
+  ): Promise<ChatMessage> {
+    this.#requireMessage(target, state);
+    if (!byAdmin) {
+      if (state.sender !== by.id && this.#record.owner !== by.id) {
+        throw new ForbiddenError('only the sender or the room owner may delete a message');
+      }
+      this.#requireMember(by.id);
+    }
+    const deletion = this.#targetEvent('room_delete', by, target, {});
+    const appended = this.#appendTargetEvent(deletion);
+    state.deleted = true;
+    state.reactions.clear();
+    return appended;
+  }
+
+  #react(
+    user: UserRef,
+    target: number,
+    state: MessageState | undefined,
+    emoji: string,
+    on: boolean,
+  ): Promise<{ message?: ChatMessage }> | { message?: ChatMessage } {
+    this.#requireMessage(target, state);
+    const users = state.reactions.get(emoji);
+    if (on && users === undefined && state.reactions.size >= REACTIONS_MAX_EMOJI) {
+      throw new ForbiddenError(`a message holds at most ${REACTIONS_MAX_EMOJI} different emoji`);
+    }
+    this.#requireNotMuted(user.id);
+    this.#requireMember(user.id);
+    // Stored only when it changes something.
+    if ((users?.has(user.id) ?? false) === on) return {};
+    const reaction = this.#targetEvent('room_reaction', user, target, { emoji, on, user });
+    const appended = this.#appendTargetEvent(reaction);
+    if (on) {
+      if (users === undefined) state.reactions.set(emoji, new Set([user.id]));
+      else users.add(user.id);
+    } else {
+      users?.delete(user.id);
+      if (users?.size === 0) state.reactions.delete(emoji);
+    }
+    return appended.then((message) => ({ message }));
+  }
+
+  #markRead(user: UserRef, seq: number, lastRead: number): Promise<number> {
+    if (seq <= lastRead) {
+      // Never back; answered once the mark it reports is durable.
+      return this.#readWritten(user.id).then(() => lastRead);
+    }
+    this.#reads.set(user.id, seq);
+    const written = this.deps.readStates.save({ roomId: this.id, userId: user.id, seq });
+    this.#readWrites.set(user.id, written);
+    return written.then(
+      () => {
+        if (this.#readWrites.get(user.id) === written) this.#readWrites.delete(user.id);
+        const { readReceiptsMaxMembers } = this.deps;
+        if (!this.#closed && this.#members.size <= readReceiptsMaxMembers) {
+          this.deps.delivery.readReceipt({ roomId: this.id, user, seq });
+        }
+        return seq;
+      },
+      (error: unknown) => {
+        // Not stored: read the mark again next time.
+        this.enqueue(() => {
+          if (this.#reads.get(user.id) === seq) this.#reads.delete(user.id);
+        });
+        throw error;
+      },
+    );
+  }
+
+  /** Settles once the user's last read mark in this room is durable (or failed). */
+  #readWritten(userId: string): Promise<unknown> {
+    return this.#readWrites.get(userId)?.catch(() => undefined) ?? Promise.resolve();
   }
 
   /** A notice nobody waits for: a failure (the room's row never stored) is only logged. */
@@ -459,6 +648,7 @@ export class RoomActor extends Actor implements RoomHandle {
       return this.#event('room_leave', user, `${user.name} left: ${this.#record.name} was closed`);
     });
     this.#members.clear();
+    this.#reads.clear();
     this.stop();
     this.#log.abandon();
     this.#closing = this.#log
@@ -501,6 +691,95 @@ export class RoomActor extends Actor implements RoomHandle {
   /** A persisted-kind event with the next seq. */
   #event(type: 'room_join' | 'room_leave', user: UserRef, content: string): ChatMessage {
     return createMessage(type, { roomId: this.id, seq: this.#log.nextSeq(), user, content });
+  }
+
+  /** A v2 event on the room_chat at `target`. */
+  #targetEvent(
+    type: 'room_edit' | 'room_delete' | 'room_reaction',
+    sender: UserRef,
+    target: number,
+    fields: { content?: string; emoji?: string; on?: boolean; user?: UserRef },
+  ): ChatMessage {
+    this.#log.requireAvailable();
+    return createMessage(type, {
+      roomId: this.id,
+      seq: this.#log.nextSeq(),
+      sender,
+      content: fields.content ?? '',
+      target,
+      ...(fields.user === undefined ? {} : { user: fields.user }),
+      ...(fields.emoji === undefined ? {} : { emoji: fields.emoji, on: fields.on }),
+    });
+  }
+
+  /**
+   * Appends a v2 event; the target's state stays kept until the store answers, and is read
+   * again from the store if the event turns out not stored.
+   */
+  #appendTargetEvent(event: ChatMessage, send?: SendRecord): Promise<ChatMessage> {
+    const target = event.target as number;
+    const release = this.#states.hold(target);
+    const appended = this.#log.append(
+      event,
+      send,
+      () => this.deps.delivery.toRoom(this.id, event),
+      () => this.enqueue(() => this.#states.forget(target)),
+      this.#fence(),
+    );
+    void appended.then(release, release);
+    return appended.then(() => event);
+  }
+
+  /**
+   * Runs `act` in a job of the room with the state of the message at `seq` (undefined when it
+   * is not a retained room_chat); a state the room does not have is read from the store while
+   * the job holds the mailbox, so two acts on one message never decide on the same state.
+   */
+  #onMessage<T>(
+    seq: number,
+    act: (state: MessageState | undefined) => T | Promise<T>,
+  ): Promise<T> {
+    return this.#holdingWhileLoading(async () => {
+      this.#requireOpen();
+      const state = await this.#messageState(seq);
+      return { answer: act(state) };
+    });
+  }
+
+  async #messageState(seq: number): Promise<MessageState | undefined> {
+    const retainedFrom = this.#log.lastSeq - this.deps.historyMaxPerRoom + 1;
+    if (seq > this.#log.lastSeq || seq < retainedFrom) {
+      this.#states.forgetUpTo(retainedFrom - 1);
+      return undefined;
+    }
+    const kept = this.#states.get(seq);
+    if (kept !== undefined) return kept;
+    // Every event numbered so far is stored first: a message just sent is there to read.
+    await this.#log.settled();
+    const stored = await this.deps.store.messageState(this.id, seq);
+    this.#requireOpen();
+    if (stored !== undefined) this.#states.keep(seq, stored);
+    return stored;
+  }
+
+  /**
+   * Queues a job that holds the mailbox while it reads (the store), then answers without
+   * holding it while what it started (a write) completes.
+   */
+  #holdingWhileLoading<T>(job: () => Promise<{ answer: T | Promise<T> }>): Promise<T> {
+    // The answer is wrapped: a promise returned as is would hold the mailbox until it settles.
+    return this.ask(job)
+      .then(({ answer }) => answer)
+      .catch((error: unknown) => {
+        if (error instanceof NotAcceptingError && this.stopped) {
+          throw this.#moved ? new RoomMovedError(this.id) : new RoomNotFoundError(this.id);
+        }
+        throw error;
+      });
+  }
+
+  #requireMessage(seq: number, state: MessageState | undefined): asserts state is MessageState {
+    if (state === undefined || state.deleted) throw new MessageNotFoundError(this.id, seq);
   }
 
   #mayEnter(userId: string): boolean {

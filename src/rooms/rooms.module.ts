@@ -11,14 +11,21 @@ import { MESSAGE_STORE, type MessageStore } from '../store/message-store.js';
 import { StoreModule } from '../store/store.module.js';
 import { ClusterRoomsService } from './cluster-rooms.service.js';
 import { LocalRoomsService } from './local-rooms.service.js';
+import { ReadStates } from './read-states.js';
 import { RoomsService } from './rooms.service.js';
 
 @Module({
   imports: [DispatcherModule, DeliveryModule, StoreModule, ClusterModule],
   providers: [
     {
+      provide: ReadStates,
+      inject: [MESSAGE_STORE],
+      useFactory: (store: MessageStore) => new ReadStates(store),
+    },
+    {
       provide: RoomsService,
       inject: [
+        ReadStates,
         DispatcherService,
         DeliveryService,
         AppConfig,
@@ -27,6 +34,7 @@ import { RoomsService } from './rooms.service.js';
         ClusterBus,
       ],
       useFactory: (
+        readStates: ReadStates,
         dispatcher: DispatcherService,
         delivery: DeliveryService,
         config: AppConfig,
@@ -35,10 +43,10 @@ import { RoomsService } from './rooms.service.js';
         bus: ClusterBus,
       ): RoomsService =>
         config.clusterMode
-          ? new ClusterRoomsService(dispatcher, delivery, config, store, node, bus)
-          : new LocalRoomsService(dispatcher, delivery, config, store),
+          ? new ClusterRoomsService(dispatcher, delivery, config, store, readStates, node, bus)
+          : new LocalRoomsService(dispatcher, delivery, config, store, readStates),
     },
   ],
-  exports: [RoomsService],
+  exports: [RoomsService, ReadStates],
 })
 export class RoomsModule {}

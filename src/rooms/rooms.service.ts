@@ -43,8 +43,8 @@ export abstract class RoomsService {
   /** Closes a room: members get room_leave; its id may be created again, from seq 1. */
   abstract close(roomId: string): Promise<void>;
 
-  /** Rooms a user may see: public ones and the private ones it is in. */
-  abstract list(userId: string): Promise<RoomSummary[]>;
+  /** Rooms a user may see: public ones and the private ones it is in (read state apart). */
+  abstract list(userId: string): Promise<RoomListing[]>;
 
   /** Every room with its members (the admin snapshot). */
   abstract snapshot(): Promise<RoomSnapshot[]>;
@@ -53,14 +53,29 @@ export abstract class RoomsService {
   abstract get count(): number;
 }
 
+/** A room in room:list, before the caller's read state is added. */
+export type RoomListing = Omit<RoomSummary, 'lastRead' | 'unread'>;
+
 // ---- what both directories do alike ---------------------------------------------------------
 
 /** The room actor's limits, from the configuration. */
 export function roomLimits(
   config: AppConfig,
-): Pick<RoomActorDeps, 'noticeIntervalMs' | 'maxMembers' | 'maxInvites' | 'recoveryBatchBytes'> {
+): Pick<
+  RoomActorDeps,
+  | 'noticeIntervalMs'
+  | 'maxMembers'
+  | 'maxInvites'
+  | 'recoveryBatchBytes'
+  | 'editWindowMs'
+  | 'readReceiptsMaxMembers'
+  | 'historyMaxPerRoom'
+> {
   return {
     noticeIntervalMs: config.roomNoticeIntervalMs,
+    editWindowMs: config.editWindowSeconds * 1000,
+    readReceiptsMaxMembers: config.readReceiptsMaxMembers,
+    historyMaxPerRoom: config.historyMaxPerRoom,
     maxMembers: config.maxMembersPerRoom,
     maxInvites: config.maxInvitesPerRoom,
     recoveryBatchBytes: config.recoveryBatchBytes,

@@ -1,6 +1,12 @@
 import type { ChatMessage } from '../contract/events.js';
 import { GroupCommitter, type BatchOutcome, type GroupCommitStats } from './group-commit.js';
-import type { RoomFence, RoomRecord, SendRecord, WriteBatchObserver } from './message-store.js';
+import type {
+  ReadMark,
+  RoomFence,
+  RoomRecord,
+  SendRecord,
+  WriteBatchObserver,
+} from './message-store.js';
 import { eventOp, memoOp, sendRow, type WriteOp } from './write-ops.js';
 
 /**
@@ -59,6 +65,14 @@ export abstract class GroupCommittedStore {
 
   deleteMemos(ids: readonly string[]): Promise<void> {
     return this.writes.submit({ kind: 'deleteMemos', ids: [...ids] });
+  }
+
+  saveReadMarks(marks: readonly ReadMark[]): Promise<void> {
+    return this.writes.submit({ kind: 'reads', marks: [...marks] });
+  }
+
+  setBlock(userId: string, blockedId: string, on: boolean): Promise<void> {
+    return this.writes.submit({ kind: 'block', userId, blockedId, on });
   }
 
   /** Readiness: a probe write, committed in turn with the others (a full disk fails it). */

@@ -73,6 +73,45 @@ export interface PendingMemo {
   bytes: number;
 }
 
+/** v2: a room_chat's state, as its room needs it to decide an edit, a deletion or a reaction. */
+export interface MessageState {
+  /** The sender's user id. */
+  sender: string;
+  /** The message's timestamp in ms: the edit window counts from it. */
+  sentAt: number;
+  deleted: boolean;
+  /** Emoji -> the users who have it there, in the order the emoji first came. */
+  reactions: Map<string, Set<string>>;
+}
+
+/** Which events a reply page holds: after a cursor (recovery) or before one (history). */
+export type PageQuery =
+  | { after: number; upTo: number; budget?: PageBudget }
+  | { before: number; limit: number };
+
+/**
+ * v2: a page of a room's events for one reader: each room_chat with its state (edits,
+ * deletion, reaction counts and the reader's own reactions) as of `asOf`, read in one
+ * consistent view with the events.
+ */
+export interface RoomPage extends EventsAfter {
+  /** The room's stored last_seq when the page was read. */
+  asOf: number;
+}
+
+/** v2: a user's read mark in a room, and the room_chat events after it not its own. */
+export interface ReadState {
+  lastRead: number;
+  unread: number;
+}
+
+/** v2: one read mark to store (kept only when it moves forward). */
+export interface ReadMark {
+  roomId: string;
+  userId: string;
+  seq: number;
+}
+
 /** A room's stored log from a seq on: what a room re-reads after a write whose outcome is unknown. */
 export interface RoomLogTail {
   /** The room's stored last_seq (0 when the room row is gone). */
@@ -130,6 +169,24 @@ export interface MessageStore {
    */
   roomLog(roomId: string, since: number): Promise<RoomLogTail>;
 
+  /**
+   * v2: a page of events with each room_chat's current state for `viewer` (see RoomPage).
+   * `complete` and `more` as in eventsAfter (a `before` page is always complete).
+   */
+  roomPage(roomId: string, query: PageQuery, viewer: string): Promise<RoomPage>;
+  /** v2: the room_chat at `seq` with its state; undefined when no such event is retained. */
+  messageState(roomId: string, seq: number): Promise<MessageState | undefined>;
+  /** v2: the user's read state in each of these rooms (one query, whatever their number). */
+  readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>>;
+  /** v2: stores read marks, each only where it moves the stored one forward. */
+  saveReadMarks(marks: readonly ReadMark[]): Promise<void>;
+  /** v2: `userId` blocks (`on`) or unblocks `blockedId`. */
+  setBlock(userId: string, blockedId: string, on: boolean): Promise<void>;
+  /** v2: the users `userId` blocks. */
+  blocksOf(userId: string): Promise<string[]>;
+  /** v2: whether `userId` blocks `senderId`. */
+  blocks(userId: string, senderId: string): Promise<boolean>;
+
   findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined>;
   /** Records a send that stores nothing else (private:message). */
   recordSend(send: SendRecord): Promise<void>;
@@ -146,10 +203,6 @@ export type WriteBatchObserver = (size: number, commitMs: number, failed: number
 
 export const MESSAGE_STORE = Symbol('MessageStore');
 
-/**
- * Whether events after `since` (up to `upTo`) are all still retained, given the oldest
- * retained seq of the room (undefined when it has none).
- */
 /**
  * Cuts rows (oldest first) to a budget: at most `limit`, and no more once `maxBytes` is
  * reached, the first row always kept. `more` when rows were left out.
@@ -188,6 +241,10 @@ export function eventsPage(
   };
 }
 
+/**
+ * Whether events after `since` (up to `upTo`) are all still retained, given the oldest
+ * retained seq of the room (undefined when it has none).
+ */
 export function retainedSince(since: number, upTo: number, oldest: number | undefined): boolean {
   return since >= upTo || (oldest ?? upTo + 1) <= since + 1;
 }
@@ -216,4 +273,100 @@ export function storedRoomFromRow(
   if (row.owner !== null) room.owner = row.owner;
   if (row.ttl_seconds !== null) room.ttlSeconds = row.ttl_seconds;
   return room;
+}
+
+// ---- v2 state, shared by the SQL stores ---------------------------------------------------
+
+/** A stored event row as the SQL stores read it for a reply page. */
+export interface EventRow {
+  seq: number;
+  body: string;
+  /** room_chat: the latest edit as JSON `{ content, editedAt }`, or null. */
+  edit: string | null;
+  deleted: boolean | number;
+}
+
+/** Reaction counts of a page, one row per (seq, emoji), in the emoji's first-come order. */
+export interface ReactionRow {
+  seq: number;
+  emoji: string;
+  count: number;
+  mine: boolean | number;
+}
+
+/** The stored edit of a room_chat. */
+export interface StoredEdit {
+  content: string;
+  editedAt: string;
+}
+
+/**
+ * A room_chat as a reply shows it: the latest content with `edited` and `editedAt`, or
+ * `deleted` with empty content and nothing else; reaction counts and the reader's own.
+ */
+export function withState(
+  event: ChatMessage,
+  edit: StoredEdit | undefined,
+  deleted: boolean,
+  reactions: ReadonlyArray<Pick<ReactionRow, 'emoji' | 'count' | 'mine'>> | undefined,
+): ChatMessage {
+  if (event.type !== 'room_chat') return event;
+  if (deleted) return { ...event, content: '', deleted: true };
+  if (edit === undefined && (reactions === undefined || reactions.length === 0)) return event;
+  const shown: ChatMessage = { ...event };
+  if (edit !== undefined) {
+    shown.content = edit.content;
+    shown.edited = true;
+    shown.editedAt = edit.editedAt;
+  }
+  if (reactions !== undefined && reactions.length > 0) {
+    shown.reactions = {};
+    const mine: string[] = [];
+    for (const reaction of reactions) {
+      shown.reactions[reaction.emoji] = Number(reaction.count);
+      if (reaction.mine) mine.push(reaction.emoji);
+    }
+    if (mine.length > 0) shown.myReactions = mine;
+  }
+  return shown;
+}
+
+/** The page's events with their state, from rows (oldest first) and the page's reactions. */
+export function pageEvents(
+  rows: readonly EventRow[],
+  reactions: readonly ReactionRow[],
+): ChatMessage[] {
+  const bySeq = new Map<number, ReactionRow[]>();
+  for (const reaction of reactions) {
+    const seq = Number(reaction.seq);
+    const list = bySeq.get(seq);
+    if (list === undefined) bySeq.set(seq, [reaction]);
+    else list.push(reaction);
+  }
+  return rows.map((row) => {
+    const event = JSON.parse(row.body) as ChatMessage;
+    const edit = row.edit === null ? undefined : (JSON.parse(row.edit) as StoredEdit);
+    return withState(event, edit, Boolean(row.deleted), bySeq.get(event.seq as number));
+  });
+}
+
+/** The message state of a stored room_chat row and its reactions (user per emoji). */
+export function messageStateFromRows(
+  row: { body: string; type: string; deleted: boolean | number } | undefined,
+  reactions: ReadonlyArray<{ emoji: string; user_id: string }>,
+): MessageState | undefined {
+  if (row === undefined || row.type !== 'room_chat') return undefined;
+  const event = JSON.parse(row.body) as ChatMessage;
+  const state: MessageState = {
+    sender: event.sender.id,
+    sentAt: Date.parse(event.timestamp),
+    deleted: Boolean(row.deleted),
+    reactions: new Map(),
+  };
+  for (const { emoji, user_id } of reactions) {
+    const users = state.reactions.get(emoji);
+    if (users === undefined) state.reactions.set(emoji, new Set([user_id]));
+    else users.add(user_id);
+  }
+  return state;
 }

@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../contract/events.js';
-import type { RoomFence, RoomRecord, SendRecord } from './message-store.js';
+import type { ReadMark, RoomFence, RoomRecord, SendRecord } from './message-store.js';
 
 /** A room_join adds its user to the stored members, a room_leave removes it (cluster mode). */
 export interface MemberChange {
@@ -7,6 +7,12 @@ export interface MemberChange {
   name: string;
   joined: boolean;
 }
+
+/** v2: what a room_edit, room_delete or room_reaction does to its target, in its transaction. */
+export type TargetEffect =
+  | { kind: 'edit'; target: number; edit: string }
+  | { kind: 'delete'; target: number }
+  | { kind: 'react'; target: number; emoji: string; userId: string; on: boolean; at: number };
 
 /** A send record as a row: the first answer kept as JSON. */
 export interface SendRow {
@@ -30,8 +36,13 @@ export type WriteOp =
       kind: 'event';
       roomId: string;
       seq: number;
+      /** The message type and the sender's id, kept beside the body for unread counts. */
+      type: string;
+      sender: string;
       body: string;
       send: SendRow | null;
+      /** v2: the change to the room_chat the event acts on. */
+      effect?: TargetEffect;
       /** Cluster mode: the owner's fencing epoch, and the member the event adds or removes. */
       epoch?: number;
       member?: MemberChange;
@@ -46,6 +57,10 @@ export type WriteOp =
       send: SendRow | null;
     }
   | { kind: 'deleteMemos'; ids: string[] }
+  /** v2: read marks, each kept only where it moves the stored one forward. */
+  | { kind: 'reads'; marks: ReadMark[] }
+  /** v2: a block (`on`) or its end. */
+  | { kind: 'block'; userId: string; blockedId: string; on: boolean }
   /** Readiness: a one-row write that commits only when the store takes writes. */
   | { kind: 'probe'; at: number };
 
@@ -68,12 +83,43 @@ export function eventOp(event: ChatMessage, send?: SendRecord, fence?: RoomFence
     kind: 'event',
     roomId: event.roomId,
     seq: event.seq,
+    type: event.type,
+    sender: event.sender.id,
     body: JSON.stringify(event),
     send: sendRow(send),
   };
+  const effect = targetEffect(event);
+  if (effect !== undefined) op.effect = effect;
   if (fence?.epoch !== undefined) op.epoch = fence.epoch;
   if (fence?.member !== undefined) op.member = fence.member;
   return op;
+}
+
+/** The change a v2 event makes to its target; undefined for every other event. */
+export function targetEffect(event: ChatMessage): TargetEffect | undefined {
+  const target = event.target;
+  if (target === undefined) return undefined;
+  switch (event.type) {
+    case 'room_edit':
+      return {
+        kind: 'edit',
+        target,
+        edit: JSON.stringify({ content: event.content, editedAt: event.timestamp }),
+      };
+    case 'room_delete':
+      return { kind: 'delete', target };
+    case 'room_reaction':
+      return {
+        kind: 'react',
+        target,
+        emoji: event.emoji as string,
+        userId: (event.user ?? event.sender).id,
+        on: event.on === true,
+        at: Date.parse(event.timestamp),
+      };
+    default:
+      return undefined;
+  }
 }
 
 export function memoOp(memo: ChatMessage, send?: SendRecord): WriteOp {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type {
+  ChatMessage,
   ClientEventResult,
   RoomCreateInput,
   RoomJoinResult,
@@ -15,6 +16,7 @@ import { createMessage } from '../contract/messages.js';
 import { TokenBucket } from '../common/token-bucket.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import { Actor, type Dispatcher, type TimerHandle } from '../dispatcher/index.js';
+import type { RoomHandle } from '../rooms/room-handle.js';
 import type { RoomsService } from '../rooms/rooms.service.js';
 import { sendRecord, type MessageStore } from '../store/message-store.js';
 import {
@@ -214,6 +216,54 @@ export class UserActor extends Actor {
     );
   }
 
+  /** v2 room:edit: in the one clientMsgId scope of the sends. */
+  editMessage(
+    roomId: string,
+    seq: number,
+    content: string,
+    clientMsgId?: string,
+  ): Promise<SendResult> {
+    return this.#once(clientMsgId, () =>
+      this.answer(async () => {
+        const room = await this.#sendTo(roomId);
+        return { message: await room.edit(this.ref, seq, content, clientMsgId) };
+      }),
+    );
+  }
+
+  /** v2 room:delete. */
+  deleteMessage(roomId: string, seq: number): Promise<ChatMessage> {
+    return this.answer(async () => (await this.#sendTo(roomId)).deleteMessage(this.ref, seq));
+  }
+
+  /** v2 room:react. */
+  react(roomId: string, seq: number, emoji: string, on: boolean): Promise<{ message?: ChatMessage }> {
+    return this.answer(async () => (await this.#sendTo(roomId)).react(this.ref, seq, emoji, on));
+  }
+
+  /** v2 room:read: free (clients send it on every scroll), in order with the user's sends. */
+  markRead(roomId: string, seq: number): Promise<number> {
+    return this.answer(async () =>
+      (await this.deps.rooms.resolve(roomId)).markRead(this.ref, seq),
+    );
+  }
+
+  /** v2 user:block (`on`) and user:unblock: answered once durable. */
+  block(userId: string, on: boolean): Promise<void> {
+    return this.answer(async () => {
+      await this.#charge('send');
+      return this.deps.store.setBlock(this.ref.id, userId, on);
+    });
+  }
+
+  /** v2 user:blocks. */
+  blockList(): Promise<string[]> {
+    return this.answer(async () => {
+      await this.#charge('send');
+      return this.deps.store.blocksOf(this.ref.id);
+    });
+  }
+
   /** Delivers the memos stored for the user (see MemoOutbox). */
   flushMemos(): void {
     this.enqueue(() => this.#memos.flush());
@@ -379,13 +429,26 @@ export class UserActor extends Actor {
   }
 
   async #postToRoom(roomId: string, content: string, clientMsgId?: string): Promise<SendResult> {
-    await this.#charge('send');
-    const room = await this.deps.rooms.resolve(roomId);
+    const room = await this.#sendTo(roomId);
     return { message: await room.post(this.ref, content, clientMsgId) };
+  }
+
+  /** A send to a room (a message, an edit, a deletion, a reaction): the rate, then the room. */
+  async #sendTo(roomId: string): Promise<RoomHandle> {
+    await this.#charge('send');
+    return this.deps.rooms.resolve(roomId);
+  }
+
+  /** FORBIDDEN when `to` blocks this user (checked before anything is stored or sent). */
+  async #requireNotBlockedBy(to: string): Promise<void> {
+    if (to !== this.ref.id && (await this.deps.store.blocks(to, this.ref.id))) {
+      throw new ForbiddenError(`${to} does not take messages from you`);
+    }
   }
 
   async #sendPrivate(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
     await this.#charge('send');
+    await this.#requireNotBlockedBy(to);
     // USER_OFFLINE when `to` has no socket, also while its presence grace runs.
     const recipient = await this.deps.directory.reachableRef(to);
     if (recipient === undefined) throw new UserOfflineError(to);
@@ -400,6 +463,7 @@ export class UserActor extends Actor {
 
   async #sendMemo(to: string, content: string, clientMsgId?: string): Promise<SendResult> {
     await this.#charge('send');
+    await this.#requireNotBlockedBy(to);
     const { store, delivery, directory } = this.deps;
     return sendMemo({ store, delivery, recipients: directory }, this.ref, to, content, clientMsgId);
   }

@@ -115,6 +115,7 @@ export class TestClient {
   readonly #messages = new Recording<ChatMessage>('message');
   readonly #events: { [E in ServerEventName]: Recording<ServerEvent<E>> } = {
     typing: new Recording('typing event'),
+    read: new Recording('read receipt'),
     'chat:error': new Recording('chat:error event'),
     'server:shutdown': new Recording('server:shutdown event'),
   };

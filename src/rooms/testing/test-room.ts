@@ -1,4 +1,5 @@
 import type { RoomRecord } from '../../store/message-store.js';
+import { ReadStates } from '../read-states.js';
 import { RoomActor, type MembershipObserver, type RoomActorDeps } from '../room.actor.js';
 
 /** Users that are all online: a room can tell them what they joined. */
@@ -13,7 +14,7 @@ export const everyoneOnline: MembershipObserver = {
  * now, empty, seq 0), with no heartbeat and every user online unless `deps` says otherwise.
  */
 export async function startTestRoom(
-  deps: Omit<RoomActorDeps, 'membership' | 'noticeIntervalMs'> & Partial<RoomActorDeps>,
+  deps: Omit<RoomActorDeps, TestRoomDefaults> & Partial<RoomActorDeps>,
   record: Partial<RoomRecord> = {},
 ): Promise<RoomActor> {
   const full: RoomRecord = {
@@ -27,6 +28,23 @@ export async function startTestRoom(
   return new RoomActor(
     full,
     { lastSeq: 0, invited: [], ready: Promise.resolve() },
-    { membership: everyoneOnline, noticeIntervalMs: 0, ...deps },
+    {
+      membership: everyoneOnline,
+      noticeIntervalMs: 0,
+      readStates: new ReadStates(deps.store),
+      editWindowMs: 900_000,
+      readReceiptsMaxMembers: 50,
+      historyMaxPerRoom: 10_000,
+      ...deps,
+    },
   );
 }
+
+/** What startTestRoom sets unless told otherwise. */
+type TestRoomDefaults =
+  | 'membership'
+  | 'noticeIntervalMs'
+  | 'readStates'
+  | 'editWindowMs'
+  | 'readReceiptsMaxMembers'
+  | 'historyMaxPerRoom';

@@ -79,4 +79,33 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE SEQUENCE room_owner_epochs;
   SELECT setval('room_owner_epochs', GREATEST((SELECT COALESCE(MAX(owner_epoch), 0) FROM rooms), 1));
   `,
+  // 5: contract v2. Each event's type and sender beside its body (unread counts); a room_chat's
+  //    latest edit and deletion with it; reactions, read marks and blocks.
+  `
+  ALTER TABLE room_events ADD COLUMN type TEXT NOT NULL DEFAULT '';
+  ALTER TABLE room_events ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+  ALTER TABLE room_events ADD COLUMN edit TEXT;
+  ALTER TABLE room_events ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+  UPDATE room_events
+     SET type = body::jsonb->>'type', sender = body::jsonb->'sender'->>'id';
+  CREATE TABLE reactions (
+    room_id    TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
+    emoji      TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (room_id, seq, emoji, user_id)
+  );
+  CREATE TABLE read_state (
+    room_id   TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    last_read BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
+  CREATE TABLE blocks (
+    user_id    TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+  );
+  `,
 ];

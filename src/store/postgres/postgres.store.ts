@@ -3,17 +3,36 @@ import type { ChatMessage } from '../../contract/events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type {
+  EventRow,
   EventsAfter,
+  MessageState,
   MessageStore,
   PageBudget,
+  PageQuery,
   PendingMemo,
+  ReactionRow,
+  ReadState,
   RoomLogTail,
+  RoomPage,
   SendRecord,
   StoredRoom,
 } from '../message-store.js';
-import { eventsPage, storedRoomFromRow } from '../message-store.js';
+import {
+  eventsPage,
+  messageStateFromRows,
+  pageEvents,
+  retainedSince,
+  storedRoomFromRow,
+  withinBudget,
+} from '../message-store.js';
 import { StaleOwnerError, StoreOpenError } from '../store-errors.js';
-import { parseSend, type MemberChange, type SendRow, type WriteOp } from '../write-ops.js';
+import {
+  parseSend,
+  type MemberChange,
+  type SendRow,
+  type TargetEffect,
+  type WriteOp,
+} from '../write-ops.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresCluster } from './postgres-cluster.js';
 
@@ -244,6 +263,107 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     }
   }
 
+  async roomPage(roomId: string, query: PageQuery, viewer: string): Promise<RoomPage> {
+    // One snapshot: the state and asOf are of the same moment as the events.
+    return this.#readTogether(async (client) => {
+      let rows: readonly EventRow[];
+      let more = false;
+      let complete = true;
+      if ('after' in query) {
+        const fetched = await client.query<EventRow>(
+          `SELECT seq, body, edit, deleted FROM room_events
+           WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
+          [
+            roomId,
+            query.after,
+            query.upTo,
+            query.budget === undefined ? null : query.budget.limit + 1,
+          ],
+        );
+        ({ rows, more } = withinBudget(fetched.rows, query.budget));
+        const oldest = await client.query<{ seq: number | null }>(
+          'SELECT MIN(seq) AS seq FROM room_events WHERE room_id = $1',
+          [roomId],
+        );
+        complete = retainedSince(query.after, query.upTo, oldest.rows[0]?.seq ?? undefined);
+      } else {
+        const fetched = await client.query<EventRow>(
+          `SELECT seq, body, edit, deleted FROM room_events
+           WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+          [roomId, query.before, query.limit],
+        );
+        rows = fetched.rows.reverse();
+      }
+      let reactions: ReactionRow[] = [];
+      if (rows.length > 0) {
+        const counted = await client.query<ReactionRow>(
+          `SELECT seq, emoji, COUNT(*)::int AS count, bool_or(user_id = $1) AS mine
+           FROM reactions WHERE room_id = $2 AND seq BETWEEN $3 AND $4
+           GROUP BY seq, emoji ORDER BY seq, MIN(created_at), emoji`,
+          [viewer, roomId, rows[0].seq, rows[rows.length - 1].seq],
+        );
+        reactions = counted.rows;
+      }
+      const room = await client.query<{ last_seq: number }>(
+        'SELECT last_seq FROM rooms WHERE id = $1',
+        [roomId],
+      );
+      return {
+        events: pageEvents(rows, reactions),
+        complete,
+        more,
+        asOf: room.rows[0]?.last_seq ?? 0,
+      };
+    });
+  }
+
+  async messageState(roomId: string, seq: number): Promise<MessageState | undefined> {
+    return this.#readTogether(async (client) => {
+      const { rows } = await client.query<{ body: string; type: string; deleted: boolean }>(
+        'SELECT body, type, deleted FROM room_events WHERE room_id = $1 AND seq = $2',
+        [roomId, seq],
+      );
+      if (rows.length === 0) return undefined;
+      const reactions = await client.query<{ emoji: string; user_id: string }>(
+        `SELECT emoji, user_id FROM reactions WHERE room_id = $1 AND seq = $2
+         ORDER BY created_at, emoji`,
+        [roomId, seq],
+      );
+      return messageStateFromRows(rows[0], reactions.rows);
+    });
+  }
+
+  async readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
+    const rows = await this.#query<{ room_id: string; last_read: number; unread: number }>(
+      `SELECT ids.id AS room_id, COALESCE(rs.last_read, 0) AS last_read,
+         (SELECT COUNT(*)::int FROM room_events e
+           WHERE e.room_id = ids.id AND e.seq > COALESCE(rs.last_read, 0)
+             AND e.type = 'room_chat' AND NOT e.deleted AND e.sender <> $1) AS unread
+       FROM unnest($2::text[]) AS ids(id)
+       LEFT JOIN read_state rs ON rs.room_id = ids.id AND rs.user_id = $1`,
+      [userId, roomIds],
+    );
+    return new Map(
+      rows.map((row) => [row.room_id, { lastRead: row.last_read, unread: row.unread }]),
+    );
+  }
+
+  async blocksOf(userId: string): Promise<string[]> {
+    const rows = await this.#query<{ blocked_id: string }>(
+      'SELECT blocked_id FROM blocks WHERE user_id = $1',
+      [userId],
+    );
+    return rows.map((row) => row.blocked_id);
+  }
+
+  async blocks(userId: string, senderId: string): Promise<boolean> {
+    const rows = await this.#query('SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2', [
+      userId,
+      senderId,
+    ]);
+    return rows.length > 0;
+  }
+
   async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
     const [row] = await this.#query<Parameters<typeof parseSend>[0]>(
       'SELECT * FROM sends WHERE user_id = $1 AND client_msg_id = $2 AND created_at >= $3',
@@ -271,6 +391,30 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     values: unknown[] = [],
   ): Promise<Row[]> {
     return (await this.#pool.query<Row>(text, values)).rows;
+  }
+
+  /** Runs `read` in one read-only REPEATABLE READ transaction: one snapshot for every query. */
+  async #readTogether<T>(read: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    const onLost = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onLost);
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await read(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollback: unknown) => {
+        broken ??= rollback instanceof Error ? rollback : new Error(String(rollback));
+      });
+      throw error;
+    } finally {
+      client.off('error', onLost);
+      client.release(broken);
+    }
   }
 
   protected async commitBatch(ops: readonly WriteOp[]): Promise<BatchOutcome> {
@@ -359,6 +503,8 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
         await client.query('DELETE FROM room_events WHERE room_id = $1', [op.roomId]);
         await client.query('DELETE FROM invites WHERE room_id = $1', [op.roomId]);
         await client.query('DELETE FROM room_members WHERE room_id = $1', [op.roomId]);
+        await client.query('DELETE FROM reactions WHERE room_id = $1', [op.roomId]);
+        await client.query('DELETE FROM read_state WHERE room_id = $1', [op.roomId]);
         await client.query('DELETE FROM rooms WHERE id = $1', [op.roomId]);
         return;
       case 'invite':
@@ -388,16 +534,19 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
           throw new Error(`seq ${op.seq} of room ${op.roomId} does not follow the stored seq`);
         }
         if (op.member !== undefined) await changeMember(client, op.roomId, op.member);
-        await client.query('INSERT INTO room_events (room_id, seq, body) VALUES ($1, $2, $3)', [
-          op.roomId,
-          op.seq,
-          op.body,
-        ]);
+        await client.query(
+          'INSERT INTO room_events (room_id, seq, type, sender, body) VALUES ($1, $2, $3, $4, $5)',
+          [op.roomId, op.seq, op.type, op.sender, op.body],
+        );
+        if (op.effect !== undefined) await applyEffect(client, op.roomId, op.effect);
         if (op.seq > this.options.historyMaxPerRoom) {
-          await client.query('DELETE FROM room_events WHERE room_id = $1 AND seq <= $2', [
-            op.roomId,
-            op.seq - this.options.historyMaxPerRoom,
-          ]);
+          const cut = op.seq - this.options.historyMaxPerRoom;
+          // One round trip: the events retention drops, with their reactions.
+          await client.query(
+            `WITH dropped AS (DELETE FROM room_events WHERE room_id = $1 AND seq <= $2)
+             DELETE FROM reactions WHERE room_id = $1 AND seq <= $2`,
+            [op.roomId, cut],
+          );
         }
         await insertSend(client, op.send);
         return;
@@ -414,6 +563,27 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
         return;
       case 'deleteMemos':
         await client.query('DELETE FROM memos WHERE id = ANY($1::text[])', [op.ids]);
+        return;
+      case 'reads':
+        await client.query(
+          `INSERT INTO read_state (room_id, user_id, last_read)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+           ON CONFLICT (room_id, user_id)
+           DO UPDATE SET last_read = GREATEST(read_state.last_read, excluded.last_read)`,
+          [
+            op.marks.map((mark) => mark.roomId),
+            op.marks.map((mark) => mark.userId),
+            op.marks.map((mark) => mark.seq),
+          ],
+        );
+        return;
+      case 'block':
+        await client.query(
+          op.on
+            ? 'INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING'
+            : 'DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2',
+          [op.userId, op.blockedId],
+        );
         return;
       case 'probe':
         await client.query(
@@ -450,6 +620,43 @@ async function requireEpoch(
     [roomId],
   );
   if (rows[0]?.owner_epoch !== epoch) throw new StaleOwnerError(roomId, epoch);
+}
+
+/** v2: what a room_edit, room_delete or room_reaction does to its room_chat. */
+async function applyEffect(client: pg.PoolClient, roomId: string, effect: TargetEffect) {
+  switch (effect.kind) {
+    case 'edit':
+      await client.query('UPDATE room_events SET edit = $3 WHERE room_id = $1 AND seq = $2', [
+        roomId,
+        effect.target,
+        effect.edit,
+      ]);
+      return;
+    case 'delete':
+      await client.query(
+        'UPDATE room_events SET deleted = true, edit = NULL WHERE room_id = $1 AND seq = $2',
+        [roomId, effect.target],
+      );
+      await client.query('DELETE FROM reactions WHERE room_id = $1 AND seq = $2', [
+        roomId,
+        effect.target,
+      ]);
+      return;
+    case 'react':
+      if (effect.on) {
+        await client.query(
+          `INSERT INTO reactions (room_id, seq, emoji, user_id, created_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [roomId, effect.target, effect.emoji, effect.userId, effect.at],
+        );
+      } else {
+        await client.query(
+          'DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4',
+          [roomId, effect.target, effect.emoji, effect.userId],
+        );
+      }
+      return;
+  }
 }
 
 async function changeMember(client: pg.PoolClient, roomId: string, member: MemberChange) {

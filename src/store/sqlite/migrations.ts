@@ -62,4 +62,33 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     checked_at INTEGER NOT NULL
   );
   `,
+  // 3: contract v2. Each event's type and sender beside its body (unread counts); a room_chat's
+  //    latest edit and deletion with it; reactions, read marks and blocks.
+  `
+  ALTER TABLE room_events ADD COLUMN type TEXT NOT NULL DEFAULT '';
+  ALTER TABLE room_events ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+  ALTER TABLE room_events ADD COLUMN edit TEXT;
+  ALTER TABLE room_events ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+  UPDATE room_events
+     SET type = json_extract(body, '$.type'), sender = json_extract(body, '$.sender.id');
+  CREATE TABLE reactions (
+    room_id    TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    emoji      TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, seq, emoji, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE read_state (
+    room_id   TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    last_read INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE blocks (
+    user_id    TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -19,14 +19,38 @@ const sql = {
   deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
   deleteRoomEvents: db.prepare('DELETE FROM room_events WHERE room_id = ?'),
   deleteRoomInvites: db.prepare('DELETE FROM invites WHERE room_id = ?'),
+  deleteRoomReactions: db.prepare('DELETE FROM reactions WHERE room_id = ?'),
+  deleteRoomReads: db.prepare('DELETE FROM read_state WHERE room_id = ?'),
   invite: db.prepare('INSERT OR IGNORE INTO invites (room_id, user_id) VALUES (?, ?)'),
   uninvite: db.prepare('DELETE FROM invites WHERE room_id = ? AND user_id = ?'),
   // Gapless: the event's seq must follow the room's last one exactly.
   advanceSeq: db.prepare(
     'UPDATE rooms SET last_seq = @seq WHERE id = @roomId AND last_seq = @seq - 1',
   ),
-  insertEvent: db.prepare('INSERT INTO room_events (room_id, seq, body) VALUES (?, ?, ?)'),
+  insertEvent: db.prepare(
+    'INSERT INTO room_events (room_id, seq, type, sender, body) VALUES (?, ?, ?, ?, ?)',
+  ),
   trimEvents: db.prepare('DELETE FROM room_events WHERE room_id = ? AND seq <= ?'),
+  trimReactions: db.prepare('DELETE FROM reactions WHERE room_id = ? AND seq <= ?'),
+  // v2: a room_chat's state, changed in the transaction of the event that changes it.
+  editMessage: db.prepare('UPDATE room_events SET edit = ? WHERE room_id = ? AND seq = ?'),
+  deleteMessage: db.prepare(
+    'UPDATE room_events SET deleted = 1, edit = NULL WHERE room_id = ? AND seq = ?',
+  ),
+  deleteReactions: db.prepare('DELETE FROM reactions WHERE room_id = ? AND seq = ?'),
+  addReaction: db.prepare(
+    `INSERT OR IGNORE INTO reactions (room_id, seq, emoji, user_id, created_at)
+     VALUES (?, ?, ?, ?, ?)`,
+  ),
+  removeReaction: db.prepare(
+    'DELETE FROM reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?',
+  ),
+  markRead: db.prepare(
+    `INSERT INTO read_state (room_id, user_id, last_read) VALUES (?, ?, ?)
+     ON CONFLICT (room_id, user_id) DO UPDATE SET last_read = MAX(last_read, excluded.last_read)`,
+  ),
+  block: db.prepare('INSERT OR IGNORE INTO blocks (user_id, blocked_id) VALUES (?, ?)'),
+  unblock: db.prepare('DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?'),
   insertSend: db.prepare(
     `INSERT INTO sends (user_id, client_msg_id, created_at, body, delivered)
      VALUES (@userId, @clientMsgId, @createdAt, @body, @delivered)`,
@@ -48,6 +72,25 @@ function insertSend(send) {
   });
 }
 
+function applyEffect(roomId, effect) {
+  switch (effect.kind) {
+    case 'edit':
+      sql.editMessage.run(effect.edit, roomId, effect.target);
+      return;
+    case 'delete':
+      sql.deleteMessage.run(roomId, effect.target);
+      sql.deleteReactions.run(roomId, effect.target);
+      return;
+    case 'react':
+      if (effect.on) {
+        sql.addReaction.run(roomId, effect.target, effect.emoji, effect.userId, effect.at);
+      } else sql.removeReaction.run(roomId, effect.target, effect.emoji, effect.userId);
+      return;
+    default:
+      throw new Error(`unknown effect ${effect.kind}`);
+  }
+}
+
 function apply(op) {
   switch (op.kind) {
     case 'room': {
@@ -65,6 +108,8 @@ function apply(op) {
     case 'deleteRoom':
       sql.deleteRoomEvents.run(op.roomId);
       sql.deleteRoomInvites.run(op.roomId);
+      sql.deleteRoomReactions.run(op.roomId);
+      sql.deleteRoomReads.run(op.roomId);
       sql.deleteRoom.run(op.roomId);
       return;
     case 'invite':
@@ -77,8 +122,12 @@ function apply(op) {
       if (sql.advanceSeq.run({ roomId: op.roomId, seq: op.seq }).changes !== 1) {
         throw new Error(`seq ${op.seq} of room ${op.roomId} does not follow the stored seq`);
       }
-      sql.insertEvent.run(op.roomId, op.seq, op.body);
-      if (op.seq > historyMaxPerRoom) sql.trimEvents.run(op.roomId, op.seq - historyMaxPerRoom);
+      sql.insertEvent.run(op.roomId, op.seq, op.type, op.sender, op.body);
+      if (op.effect !== undefined) applyEffect(op.roomId, op.effect);
+      if (op.seq > historyMaxPerRoom) {
+        sql.trimEvents.run(op.roomId, op.seq - historyMaxPerRoom);
+        sql.trimReactions.run(op.roomId, op.seq - historyMaxPerRoom);
+      }
       insertSend(op.send);
       return;
     case 'send':
@@ -90,6 +139,13 @@ function apply(op) {
       return;
     case 'deleteMemos':
       for (const id of op.ids) sql.deleteMemo.run(id);
+      return;
+    case 'reads':
+      for (const mark of op.marks) sql.markRead.run(mark.roomId, mark.userId, mark.seq);
+      return;
+    case 'block':
+      if (op.on) sql.block.run(op.userId, op.blockedId);
+      else sql.unblock.run(op.userId, op.blockedId);
       return;
     case 'probe':
       sql.probe.run(op.at);

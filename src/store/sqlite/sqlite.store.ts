@@ -6,15 +6,28 @@ import type { ChatMessage } from '../../contract/events.js';
 import type { BatchOutcome } from '../group-commit.js';
 import { GroupCommittedStore } from '../group-committed.store.js';
 import type {
+  EventRow,
   EventsAfter,
+  MessageState,
   MessageStore,
   PageBudget,
+  PageQuery,
   PendingMemo,
+  ReactionRow,
+  ReadState,
   RoomLogTail,
+  RoomPage,
   SendRecord,
   StoredRoom,
 } from '../message-store.js';
-import { eventsPage, storedRoomFromRow } from '../message-store.js';
+import {
+  eventsPage,
+  messageStateFromRows,
+  pageEvents,
+  retainedSince,
+  storedRoomFromRow,
+  withinBudget,
+} from '../message-store.js';
 import { StoreOpenError } from '../store-errors.js';
 import { parseSend, type WriteOp } from '../write-ops.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -166,6 +179,99 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     };
   }
 
+  async roomPage(roomId: string, query: PageQuery, viewer: string): Promise<RoomPage> {
+    // One read transaction: the state and asOf are of the same moment as the events.
+    return this.#readTogether(() => {
+      let rows: readonly EventRow[];
+      let more = false;
+      let complete = true;
+      if ('after' in query) {
+        const fetched = this.#query(
+          `SELECT seq, body, edit, deleted FROM room_events
+           WHERE room_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+        ).all(
+          roomId,
+          query.after,
+          query.upTo,
+          query.budget === undefined ? -1 : query.budget.limit + 1,
+        ) as EventRow[];
+        ({ rows, more } = withinBudget(fetched, query.budget));
+        const oldest = this.#query('SELECT MIN(seq) AS seq FROM room_events WHERE room_id = ?').get(
+          roomId,
+        ) as { seq: number | null };
+        complete = retainedSince(query.after, query.upTo, oldest.seq ?? undefined);
+      } else {
+        rows = (
+          this.#query(
+            `SELECT seq, body, edit, deleted FROM room_events
+             WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+          ).all(roomId, query.before, query.limit) as EventRow[]
+        ).reverse();
+      }
+      const reactions =
+        rows.length === 0
+          ? []
+          : (this.#query(
+              `SELECT seq, emoji, COUNT(*) AS count, MAX(user_id = ?) AS mine FROM reactions
+               WHERE room_id = ? AND seq BETWEEN ? AND ?
+               GROUP BY seq, emoji ORDER BY seq, MIN(created_at), emoji`,
+            ).all(viewer, roomId, rows[0].seq, rows[rows.length - 1].seq) as ReactionRow[]);
+      const room = this.#query('SELECT last_seq FROM rooms WHERE id = ?').get(roomId) as
+        | { last_seq: number }
+        | undefined;
+      return { events: pageEvents(rows, reactions), complete, more, asOf: room?.last_seq ?? 0 };
+    });
+  }
+
+  async messageState(roomId: string, seq: number): Promise<MessageState | undefined> {
+    return this.#readTogether(() => {
+      const row = this.#query(
+        'SELECT body, type, deleted FROM room_events WHERE room_id = ? AND seq = ?',
+      ).get(roomId, seq) as { body: string; type: string; deleted: number } | undefined;
+      const reactions =
+        row === undefined
+          ? []
+          : (this.#query(
+              `SELECT emoji, user_id FROM reactions WHERE room_id = ? AND seq = ?
+               ORDER BY created_at, emoji`,
+            ).all(roomId, seq) as Array<{ emoji: string; user_id: string }>);
+      return messageStateFromRows(row, reactions);
+    });
+  }
+
+  async readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
+    const rows = this.#query(
+      `SELECT ids.value AS room_id, COALESCE(rs.last_read, 0) AS last_read,
+         (SELECT COUNT(*) FROM room_events e
+           WHERE e.room_id = ids.value AND e.seq > COALESCE(rs.last_read, 0)
+             AND e.type = 'room_chat' AND e.deleted = 0 AND e.sender <> ?) AS unread
+       FROM json_each(?) AS ids
+       LEFT JOIN read_state rs ON rs.room_id = ids.value AND rs.user_id = ?`,
+    ).all(userId, JSON.stringify(roomIds), userId) as Array<{
+      room_id: string;
+      last_read: number;
+      unread: number;
+    }>;
+    return new Map(
+      rows.map((row) => [row.room_id, { lastRead: row.last_read, unread: row.unread }]),
+    );
+  }
+
+  async blocksOf(userId: string): Promise<string[]> {
+    const rows = this.#query('SELECT blocked_id FROM blocks WHERE user_id = ?').all(userId) as
+      Array<{ blocked_id: string }>;
+    return rows.map((row) => row.blocked_id);
+  }
+
+  async blocks(userId: string, senderId: string): Promise<boolean> {
+    return (
+      this.#query('SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = ?').get(
+        userId,
+        senderId,
+      ) !== undefined
+    );
+  }
+
   async findSend(userId: string, clientMsgId: string): Promise<SendRecord | undefined> {
     const row = this.#query(
       'SELECT * FROM sends WHERE user_id = ? AND client_msg_id = ? AND created_at >= ?',
@@ -198,6 +304,12 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
       this.#statements.set(sql, statement);
     }
     return statement;
+  }
+
+  /** Runs `read` in one read transaction of the read connection (one snapshot). */
+  #readTogether<T>(read: () => T): T {
+    if (this.#db === undefined) throw new Error('SQLite store is not open');
+    return this.#db.transaction(read)();
   }
 
   #prepareDataDir(): void {
