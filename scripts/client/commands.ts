@@ -56,6 +56,50 @@ export class Commands {
         help: 'memo (쪽지): kept for the user until it is next online',
         run: (rest) => this.#wordAndText(rest, (to, text) => this.#memo(to, text)),
       },
+      edit: {
+        usage: 'edit <seq> <text>',
+        help: 'change your message #seq in the current room',
+        run: (rest) =>
+          this.#seqAndText(rest, (room, seq, content) => this.#edit(room, seq, content)),
+      },
+      del: {
+        usage: 'del <seq>',
+        help: 'delete message #seq in the current room (yours, or any in a room you own)',
+        run: (rest) =>
+          this.#seqOnly(rest, (room, seq) => this.#roomEvent('room:delete', { roomId: room, seq })),
+      },
+      react: {
+        usage: 'react <seq> <emoji>',
+        help: 'react to message #seq in the current room',
+        run: (rest) =>
+          this.#seqAndText(rest, (room, seq, emoji) => this.#react(room, seq, emoji, true)),
+      },
+      unreact: {
+        usage: 'unreact <seq> <emoji>',
+        help: 'take your reaction back',
+        run: (rest) =>
+          this.#seqAndText(rest, (room, seq, emoji) => this.#react(room, seq, emoji, false)),
+      },
+      read: {
+        usage: 'read',
+        help: 'mark the current room read up to its latest message',
+        run: (rest) => this.#noArgs(rest, () => this.#read()),
+      },
+      block: {
+        usage: 'block <user>',
+        help: 'refuse private messages and memos from a user',
+        run: (rest) => this.#oneWord(rest, (user) => this.#block(user, true)),
+      },
+      unblock: {
+        usage: 'unblock <user>',
+        help: 'take their messages again',
+        run: (rest) => this.#oneWord(rest, (user) => this.#block(user, false)),
+      },
+      blocks: {
+        usage: 'blocks',
+        help: 'the users you block',
+        run: (rest) => this.#noArgs(rest, () => this.#blocks()),
+      },
       rooms: {
         usage: 'rooms',
         help: 'list the rooms',
@@ -125,6 +169,81 @@ export class Commands {
 
   #noArgs(rest: string, run: () => Promise<void> | void): Promise<void> | void | false {
     return rest.trim() === '' ? run() : false;
+  }
+
+  /** `<seq>` of a message in the current room. */
+  #seqOnly(rest: string, run: (room: string, seq: number) => Promise<void>) {
+    const arg = rest.trim();
+    if (!/^\d+$/.test(arg)) return false;
+    const room = this.#currentRoom();
+    return room === undefined ? undefined : run(room, Number(arg));
+  }
+
+  /** `<seq> <text>` on a message of the current room. */
+  #seqAndText(rest: string, run: (room: string, seq: number, text: string) => Promise<void>) {
+    const parts = word(rest);
+    if (parts === undefined || !/^\d+$/.test(parts[0]) || parts[1].trim() === '') return false;
+    const room = this.#currentRoom();
+    return room === undefined ? undefined : run(room, Number(parts[0]), parts[1]);
+  }
+
+  #currentRoom(): string | undefined {
+    const room = this.session.current;
+    if (room === undefined) this.out.line('join a room first: these act on the current room');
+    return room;
+  }
+
+  /** The room echoes the event to us: printing it is the `message` handler's job. */
+  async #roomEvent(
+    event: 'room:delete' | 'room:edit',
+    payload: { roomId: string; seq: number; content?: string },
+  ): Promise<void> {
+    const reply = await this.session.request(event, payload as never);
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+  }
+
+  async #edit(roomId: string, seq: number, content: string): Promise<void> {
+    if (this.#refused(content)) return;
+    await this.#roomEvent('room:edit', { roomId, seq, content });
+  }
+
+  async #react(roomId: string, seq: number, emoji: string, on: boolean): Promise<void> {
+    const reply = await this.session.request('room:react', {
+      roomId,
+      seq,
+      emoji: emoji.trim(),
+      on,
+    });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else if (reply.message === undefined) {
+      this.out.info(
+        on ? `you already reacted ${emoji.trim()}` : `you had not reacted ${emoji.trim()}`,
+      );
+    }
+  }
+
+  async #read(): Promise<void> {
+    const roomId = this.#currentRoom();
+    if (roomId === undefined) return;
+    const seq = this.session.rooms.find((room) => room.roomId === roomId)?.lastSeq ?? 0;
+    const reply = await this.session.request('room:read', { roomId, seq });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else this.out.info(`${this.out.room(roomId)} read up to #${reply.lastRead}`);
+  }
+
+  async #block(userId: string, on: boolean): Promise<void> {
+    const reply = await this.session.request(on ? 'user:block' : 'user:unblock', { userId });
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else this.out.info(on ? `blocked ${userId}` : `unblocked ${userId}`);
+  }
+
+  async #blocks(): Promise<void> {
+    const reply = await this.session.request('user:blocks', {});
+    if (!reply.ok) this.out.error(reply.error.code, reply.error.message);
+    else
+      this.out.line(
+        `blocked (${reply.users.length}): ${reply.users.sort().join(', ') || 'nobody'}`,
+      );
   }
 
   /** The room echoes the message to us: printing it is the `message` handler's job. */

@@ -4,7 +4,13 @@
  * typing into.
  */
 import { clearLine, cursorTo, type Interface } from 'node:readline';
-import type { ChatMessage, RoomSummary, TypingEvent, UserRef } from '../../src/contract/events.js';
+import type {
+  ChatMessage,
+  ReadReceipt,
+  RoomSummary,
+  TypingEvent,
+  UserRef,
+} from '../../src/contract/events.js';
 
 const STYLES = {
   bold: '1',
@@ -70,6 +76,13 @@ export class Output {
     this.line(this.describe(message));
   }
 
+  /** A read receipt (small rooms): who read up to where. */
+  readReceipt(event: ReadReceipt): void {
+    this.line(
+      this.paint('dim', `${this.room(event.roomId)} ${event.user.name} read up to #${event.seq}`),
+    );
+  }
+
   typing(event: TypingEvent): void {
     this.line(this.paint('dim', `${this.room(event.roomId)} ${event.user.name} is typing…`));
   }
@@ -79,7 +92,7 @@ export class Output {
     const room = m.roomId === undefined ? '' : `${this.room(m.roomId)} `;
     switch (m.type) {
       case 'room_chat':
-        return `${time} ${room}${this.user(m.sender)}: ${m.content}`;
+        return `${time} ${room}${this.user(m.sender)}: ${m.content}${this.#state(m)}`;
       case 'room_join':
       case 'room_leave':
         return `${time} ${room}${this.paint('yellow', `* ${m.content}`)}`;
@@ -103,6 +116,15 @@ export class Output {
     }
   }
 
+  /** A room_chat's seq (what edit, del and react name) and, in history, its state. */
+  #state(m: ChatMessage): string {
+    const marks: string[] = [`#${m.seq}`];
+    if (m.deleted === true) marks.push('deleted');
+    else if (m.edited === true) marks.push('edited');
+    for (const [emoji, count] of Object.entries(m.reactions ?? {})) marks.push(`${emoji}${count}`);
+    return this.paint('dim', ` ${marks.join(' ')}`);
+  }
+
   rooms(rooms: readonly RoomSummary[], joined: ReadonlySet<string>): void {
     if (rooms.length === 0) {
       this.line('rooms: none');
@@ -111,7 +133,8 @@ export class Output {
     this.line(`rooms (${rooms.length}):`);
     const width = Math.max(...rooms.map((r) => r.id.length)) + 2;
     for (const r of rooms) {
-      const flags = [r.private ? 'private' : '', joined.has(r.id) ? 'joined' : '']
+      const unread = r.unread > 0 ? `${r.unread} unread` : '';
+      const flags = [r.private ? 'private' : '', joined.has(r.id) ? 'joined' : '', unread]
         .filter(Boolean)
         .join(', ');
       const name = r.name === r.id ? '' : ` "${r.name}"`;

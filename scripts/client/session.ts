@@ -114,6 +114,7 @@ export class ChatSession {
       this.#onMessage(message);
     });
     this.#socket.on('typing', (event) => this.out.typing(event));
+    this.#socket.on('read', (event) => this.out.readReceipt(event));
     this.#socket.on('chat:error', (e) => this.out.error(e.code, `${e.message} (${e.event})`));
     this.#socket.on('server:shutdown', () => (this.#serverLeaving = true));
   }

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { Clients, startApp, type RunningApp } from '../support/chat-app.js';
 import { ClientProcess } from '../support/client-process.js';
-import { connectOf, disconnectOf, joinOf, leaveOf, useApp } from '../support/e2e.js';
+import { connectOf, disconnectOf, expectError, joinOf, leaveOf, useApp } from '../support/e2e.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const SECRET = 'terminal-e2e-secret-long-enough-for-hs256-0123';
@@ -55,7 +55,8 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 
 /** A printed message: its local time, then exactly `text`. */
 function printed(text: string): RegExp {
-  return new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${escape(text)}$`);
+  // A room message ends with its seq (and, from history, its state): ` #12 edited 👍2`.
+  return new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${escape(text)}( #\\d+( \\S+)*)?$`);
 }
 
 /** A line that is exactly `text`, or starts with it. */
@@ -181,12 +182,13 @@ describe('terminal client', () => {
     await alice.command('join dev', startsWith('joined #dev:'));
     // The join prints what the room said lately.
     await alice.waitFor(printed('#dev * 앨리스 joined dev'), { from: joined });
-    expect(alice.matching(/ #dev 밥: (one|two|three)$/, joined)).toHaveLength(3);
+    expect(alice.matching(/ #dev 밥: (one|two|three) #\d+$/, joined)).toHaveLength(3);
 
     let from = alice.mark();
     alice.send('rooms');
     await alice.waitFor(exactly('rooms (3):'), { from });
-    await alice.waitFor(/^ {2}#dev +2 members \(joined\)$/, { from });
+    // Bob's three messages came before alice ever read the room.
+    await alice.waitFor(/^ {2}#dev +2 members \(joined, 3 unread\)$/, { from });
     await alice.waitFor(/^ {2}#general +0 members$/, { from });
     await alice.waitFor(/^ {2}#game +0 members$/, { from });
 
@@ -206,6 +208,52 @@ describe('terminal client', () => {
     await alice.command('history game', startsWith('error NOT_MEMBER: '));
     await alice.command('history dev lots', exactly('usage: history <room> [limit]'));
     await alice.command('history dev 0', startsWith('error INVALID_PAYLOAD: '));
+  });
+
+  it('should edit, delete, react, mark read and block from the command line', async () => {
+    const bob = await h.clients.as('bob', '밥');
+    const alice = await t.connect(h.app.url);
+    await alice.command('join general', startsWith('joined #general:'));
+    await bob.ok('room:join', { roomId: 'general' });
+    alice.send('first try');
+    const said = await bob.waitFor((m) => m.content === 'first try');
+    const seq = said.seq as number;
+    await alice.waitFor(printed(`#general 앨리스: first try #${seq}`));
+
+    alice.send(`edit ${seq} second try`);
+    expect(await bob.waitFor((m) => m.type === 'room_edit')).toMatchObject({
+      target: seq,
+      content: 'second try',
+      sender: { id: 'alice' },
+    });
+    await alice.waitFor(printed(`#general 앨리스 edited #${seq}: second try`));
+    alice.send(`react ${seq} 👍`);
+    expect(await bob.waitFor((m) => m.type === 'room_reaction')).toMatchObject({
+      target: seq,
+      emoji: '👍',
+      on: true,
+    });
+    await alice.command(`react ${seq} 👍`, exactly('you already reacted 👍'));
+    alice.send(`del ${seq}`);
+    expect(await bob.waitFor((m) => m.type === 'room_delete')).toMatchObject({ target: seq });
+    await alice.command(`edit ${seq} third`, startsWith('error NOT_FOUND: '));
+    await alice.command('edit x y', exactly('usage: edit <seq> <text>'));
+
+    const last = await bob.ok('room:message', { roomId: 'general', content: 'read me' });
+    await alice.waitFor(printed(`#general 밥: read me #${last.message.seq}`));
+    await alice.command('read', exactly(`#general read up to #${last.message.seq}`));
+    expect(await bob.waitForEvent('read')).toEqual({
+      roomId: 'general',
+      user: { id: 'alice', name: '앨리스' },
+      seq: last.message.seq,
+    });
+
+    await alice.command('block bob', exactly('blocked bob'));
+    await alice.command('blocks', exactly('blocked (1): bob'));
+    expectError(await bob.request('private:message', { to: 'alice', content: 'hey' }), 'FORBIDDEN');
+    await alice.command('unblock bob', exactly('unblocked bob'));
+    await bob.ok('private:message', { to: 'alice', content: 'hey' });
+    await alice.waitFor(printed('[pm] 밥 → 앨리스: hey'));
   });
 
   it('should report url, user, connection and rooms with their last seq', async () => {

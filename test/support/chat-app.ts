@@ -108,7 +108,7 @@ class Recording<T> {
 
 /**
  * A socket.io client that keeps every `message` it receives, in order, and every other
- * server event (`typing`, `chat:error`, `server:shutdown`) by name; tests await them here.
+ * server event (`typing`, `read`, `chat:error`, `server:shutdown`) by name; tests await them here.
  */
 export class TestClient {
   readonly socket: ClientSocket;
@@ -130,6 +130,7 @@ export class TestClient {
       this.#messages.add(message);
     });
     socket.on('typing', (event) => this.#events.typing.add(event));
+    socket.on('read', (event) => this.#events.read.add(event));
     socket.on('chat:error', (error) => this.#events['chat:error'].add(error));
     socket.on('server:shutdown', (notice) => this.#events['server:shutdown'].add(notice));
   }
