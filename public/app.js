@@ -16,6 +16,7 @@ const SESSION_KEY = 'actor-chat.session';
 const SESSION_SAVE_MS = 500;
 const KEEP_PER_CONVERSATION = 200;
 const FOLD_NAMES_SHOWN = 5;
+const REACTION_CHOICES = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const ROOM_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const narrow = matchMedia('(max-width: 720px)'); // keep in step with style.css
 
@@ -81,10 +82,30 @@ const PLAIN = {
     TOO_LARGE: () => `That message is too long: at most ${count(maxLength())} characters.`,
     RATE_LIMITED: 'You’re sending too fast — wait a moment.',
     NOT_FOUND: 'This room has been closed.',
-    FORBIDDEN: 'You can’t post in this room right now: its owner has muted you.',
+    FORBIDDEN: (conv) =>
+      conv?.kind === 'user'
+        ? `${conv.title ?? conv.id} doesn’t take messages from you.`
+        : 'You can’t post in this room right now: its owner has muted you.',
     NOT_MEMBER: 'You’re no longer in this room: join it again from the list to post.',
     USER_OFFLINE: (conv) =>
       `${conv.title ?? conv.id} is offline: tick “as memo” and send it again, they’ll get it when they’re back.`,
+  },
+  edit: {
+    NOT_FOUND: 'That message is gone: deleted, or no longer kept.',
+    FORBIDDEN:
+      'You can only edit your own messages, for a while after sending them (and not while muted).',
+    RATE_LIMITED: 'You’re going too fast — wait a moment.',
+  },
+  delete: {
+    NOT_FOUND: 'That message is gone already.',
+    FORBIDDEN: 'Only its sender or the room’s owner can delete a message.',
+  },
+  react: {
+    NOT_FOUND: 'That message is gone: deleted, or no longer kept.',
+    FORBIDDEN: 'You can’t react to that: it has too many different reactions, or you are muted.',
+  },
+  block: {
+    INVALID_PAYLOAD: 'You can’t block yourself.',
   },
 };
 
@@ -117,7 +138,9 @@ const timers = new Set(); // pending timeouts, cancelled on sign-out
 const convs = new Map(); // 'room:<id>' | 'user:<id>' -> conversation
 const online = new Map(); // user id -> name
 const messageOf = new WeakMap(); // message row -> the message it shows (for the session)
+const blocked = new Set(); // user ids we block
 let active; // key of the conversation shown
+let editing; // { conv, seq } while the composer edits a message
 
 const maxLength = () => serverInfo?.maxMessageLength;
 
@@ -187,6 +210,7 @@ function saveSession() {
       left: Boolean(conv.left),
       lastSeq: conv.lastSeq,
       unread: conv.unread,
+      owned: Boolean(conv.owned),
       messages: [...conv.list.children]
         .map((row) => messageOf.get(row))
         .filter(Boolean)
@@ -231,6 +255,7 @@ function restore(saved) {
     conv.lastSeq = Math.max(conv.lastSeq, c.lastSeq ?? 0);
     if (conv.oldestSeq === Infinity && conv.lastSeq > 0) conv.oldestSeq = conv.lastSeq + 1;
     conv.unread = c.unread ?? 0;
+    conv.owned = Boolean(c.owned);
   }
   if (convs.has(saved.active)) activate(saved.active);
   for (const conv of convs.values()) renderUnread(conv);
@@ -293,6 +318,7 @@ function connect(how) {
   socket.on('disconnect', onDisconnect);
   socket.on('message', onMessage);
   socket.on('typing', onTyping);
+  socket.on('read', onReadReceipt);
   socket.on('chat:error', (e) =>
     showError('composer-error', plainError({ error: e }, 'any'), { error: e }),
   );
@@ -323,7 +349,9 @@ function signOut(reason = '') {
   for (const conv of convs.values()) conv.typing.forEach((t) => clearTimeout(t.timer));
   convs.clear();
   online.clear();
+  blocked.clear();
   active = undefined;
+  stopEditing();
   $('tabs').replaceChildren();
   $('message-lists').replaceChildren($('empty-state'));
   $('room-list').replaceChildren();
@@ -346,7 +374,7 @@ async function onConnect() {
   // The rooms we are in (after a reload or a lost connection) again, with since = the last
   // seq seen: only what was missed comes back; addMessage drops anything already shown.
   const rejoins = [...convs.values()].filter(isJoinedRoom).map((conv) => joinRoom(conv));
-  await Promise.all([refreshUsers(), refreshRooms(), ...rejoins]);
+  await Promise.all([refreshBlocks(), refreshUsers(), refreshRooms(), ...rejoins]);
   if (socket?.connected) $('reconnect-banner').hidden = true;
 }
 
@@ -434,10 +462,14 @@ function openConversation(kind, id, title) {
   );
   const conv = { key, kind, id, title, list, tab, ids: new Set(), seqs: new Set() };
   Object.assign(conv, { lastSeq: 0, oldestSeq: Infinity, unread: 0, typing: new Map() });
+  Object.assign(conv, { readers: new Map(), readSent: 0, reading: false });
   tab.addEventListener('click', (event) =>
     event.target === close ? closeConversation(conv) : activate(key),
   );
-  list.addEventListener('scroll', () => list.scrollTop < 40 && loadOlder(conv));
+  list.addEventListener('scroll', () => {
+    if (list.scrollTop < 40) void loadOlder(conv);
+    if (atBottom(list)) markRead(conv);
+  });
   convs.set(key, conv);
   $('tabs').append(tab);
   $('message-lists').append(list);
@@ -481,9 +513,11 @@ function activate(key) {
   $('composer-input').disabled = $('composer-send').disabled = !conv;
   $('composer-memo-label').hidden = conv?.kind !== 'user';
   clearError('composer-error');
+  if (editing && editing.conv !== conv) stopEditing();
   if (conv) {
     conv.unread = 0;
     renderTab(conv);
+    markRead(conv);
     conv.list.scrollTop = conv.list.scrollHeight;
     conv.tab.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     if (!narrow.matches) $('composer-input').focus(); // no keyboard popping up on a phone
@@ -506,6 +540,12 @@ function closeConversation(conv) {
 }
 
 // ---- messages ---------------------------------------------------------------------------
+
+/** v2 room events that change an earlier message: applied to it, never shown as rows. */
+const isChange = (m) =>
+  m.type === 'room_edit' || m.type === 'room_delete' || m.type === 'room_reaction';
+const atBottom = (list) => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+const rowOfSeq = (conv, seq) => conv.list.querySelector(`[data-seq="${seq}"]`);
 
 const isPresence = (row) => row?.dataset.type === 'room_join' || row?.dataset.type === 'room_leave';
 
@@ -535,13 +575,111 @@ function renderMessage(m) {
   if (m.type === 'instant_message') meta.append(el('span', { className: 'badge', text: 'memo' }));
   meta.append(time);
   row.append(meta, el('div', { testId: 'message-content', className: 'content', text: m.content }));
+  if (m.type === 'room_chat') renderState(row, m);
   return row;
 }
 
+/** A room message's state: edited, deleted, reactions, and what one can do with it. */
+function renderState(row, m) {
+  row.querySelector('.state')?.remove();
+  row.querySelector('.reactions')?.remove();
+  row.querySelector('.actions')?.remove();
+  const content = row.querySelector('.content');
+  row.classList.toggle('deleted', Boolean(m.deleted));
+  if (m.deleted) {
+    content.textContent = 'Message deleted';
+    return;
+  }
+  content.textContent = m.content;
+  if (m.edited) {
+    const label = el('span', { testId: 'message-edited', className: 'state', text: '(edited)' });
+    label.title = m.editedAt ? `edited ${new Date(m.editedAt).toLocaleString()}` : 'edited';
+    row.querySelector('.meta').append(label);
+  }
+  const mine = new Set(m.myReactions ?? []);
+  const chips = Object.entries(m.reactions ?? {}).map(([emoji, n]) => {
+    const chip = el('button', { testId: 'reaction', className: 'chip', text: `${emoji} ${n}` });
+    chip.type = 'button';
+    chip.dataset.emoji = emoji;
+    chip.classList.toggle('mine', mine.has(emoji));
+    chip.setAttribute('aria-pressed', String(mine.has(emoji)));
+    chip.title = mine.has(emoji) ? 'Take your reaction back' : 'React with this too';
+    return chip;
+  });
+  if (chips.length > 0) {
+    const bar = el('div', { testId: 'message-reactions', className: 'reactions' });
+    bar.append(...chips);
+    row.append(bar);
+  }
+  const actions = el('span', { className: 'actions' });
+  const action = (testId, text, title) => {
+    const button = el('button', { testId, className: 'icon', text });
+    button.type = 'button';
+    button.title = title;
+    actions.append(button);
+  };
+  action('message-react', '☺+', 'React');
+  if (m.sender.id === me.id) action('message-edit', '✎', 'Edit (or arrow up in an empty box)');
+  if (m.sender.id === me.id || convs.get(`room:${m.roomId}`)?.owned) {
+    action('message-delete', '🗑', 'Delete');
+  }
+  row.querySelector('.meta').append(actions);
+}
+
+/** Applies a live or recovered edit, deletion or reaction to the message it names. */
+function applyChange(conv, e) {
+  const row = rowOfSeq(conv, e.target);
+  const m = row && messageOf.get(row);
+  // Not shown (a history page brings it with its state), or its state already has this event.
+  if (!m || e.seq <= (m.asOf ?? m.seq)) return;
+  m.asOf = e.seq;
+  if (e.type === 'room_edit') {
+    Object.assign(m, { content: e.content, edited: true, editedAt: e.timestamp });
+  } else if (e.type === 'room_delete') {
+    Object.assign(m, { content: '', deleted: true });
+    for (const key of ['edited', 'editedAt', 'reactions', 'myReactions']) delete m[key];
+  } else {
+    const reactions = { ...m.reactions };
+    const count = (reactions[e.emoji] ?? 0) + (e.on ? 1 : -1);
+    if (count > 0) reactions[e.emoji] = count;
+    else delete reactions[e.emoji];
+    m.reactions = reactions;
+    if (e.user?.id === me.id) {
+      const mine = new Set(m.myReactions ?? []);
+      if (e.on) mine.add(e.emoji);
+      else mine.delete(e.emoji);
+      m.myReactions = [...mine];
+    }
+  }
+  renderState(row, m);
+  persist();
+}
+
 /** Adds a message once (by id, and by seq in rooms), keeping room events in seq order. */
-function addMessage(conv, m) {
-  if (conv.ids.has(m.id) || (m.seq !== undefined && conv.seqs.has(m.seq))) return false;
+function addMessage(conv, m, asOf) {
+  if (conv.ids.has(m.id) || (m.seq !== undefined && conv.seqs.has(m.seq))) {
+    // Shown already: a reply's newer state replaces the one shown.
+    const row = m.seq === undefined ? undefined : rowOfSeq(conv, m.seq);
+    const shown = row && messageOf.get(row);
+    if (shown && m.type === 'room_chat' && asOf !== undefined && asOf > (shown.asOf ?? 0)) {
+      for (const key of ['edited', 'editedAt', 'deleted', 'reactions', 'myReactions']) {
+        delete shown[key];
+      }
+      Object.assign(shown, m, { asOf });
+      renderState(row, shown);
+    }
+    return false;
+  }
   conv.ids.add(m.id);
+  if (isChange(m)) {
+    conv.seqs.add(m.seq);
+    conv.lastSeq = Math.max(conv.lastSeq, m.seq);
+    conv.oldestSeq = Math.min(conv.oldestSeq, m.seq);
+    applyChange(conv, m);
+    return false;
+  }
+  // A message's state is as of the reply that brought it, or of itself when live.
+  if (m.type === 'room_chat') m.asOf = Math.max(asOf ?? m.seq, m.asOf ?? 0);
   const row = renderMessage(m);
   messageOf.set(row, m);
   if (m.seq === undefined) {
@@ -615,10 +753,11 @@ function addNote(conv, text) {
 /** A message as it happens: shown, scrolled into view if the reader was at the bottom. */
 function showLive(conv, m) {
   const list = conv.list;
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const wasAtBottom = atBottom(list);
   if (!addMessage(conv, m)) return;
   const mine = m.sender.id === me.id;
-  if (atBottom || mine) list.scrollTop = list.scrollHeight;
+  if (wasAtBottom || mine) list.scrollTop = list.scrollHeight;
+  if (conv.key === active && (wasAtBottom || mine)) markRead(conv);
   // Counted here, in the page: other people's messages in a conversation not on screen.
   if (conv.key !== active && isChat(m) && !mine) {
     conv.unread += 1;
@@ -664,6 +803,12 @@ async function refreshRooms() {
       name.title = room.id;
       if (room.private) name.append(el('span', { className: 'badge', text: 'private' }));
       const conv = convs.get(`room:${room.id}`);
+      // The server's read state for rooms we are in, unless this page has marked more read
+      // than it knows yet (the room in view stays at 0).
+      if (conv && conv.key !== active && conv.readSent <= room.lastRead) {
+        conv.unread = room.unread;
+        renderTab(conv);
+      }
       const unread = el('span', {
         testId: 'room-unread',
         className: 'unread',
@@ -712,14 +857,17 @@ async function joinRoom({ id, title }, show = false) {
   conv.left = false;
   conv.title = reply.room.name;
   if (!reply.complete) addNote(conv, 'Some older messages are no longer kept on the server.');
-  reply.messages.forEach((m) => addMessage(conv, m));
+  reply.messages.forEach((m) => addMessage(conv, m, reply.asOf));
+  if (key !== active && !show) conv.unread = reply.unread;
+  conv.readSent = Math.max(conv.readSent, reply.lastRead);
   // A long absence comes back in pages: go on from the last one until nothing more is missing.
   while (reply.ok && reply.more) {
     const since = reply.messages.at(-1)?.seq ?? conv.lastSeq;
     reply = await request('room:join', { roomId: id, since });
-    if (reply.ok) reply.messages.forEach((m) => addMessage(conv, m));
+    if (reply.ok) reply.messages.forEach((m) => addMessage(conv, m, reply.asOf));
   }
   renderTab(conv);
+  if (key === active) markRead(conv);
   if (show) {
     setDrawer(false);
     activate(key);
@@ -737,7 +885,7 @@ async function loadOlder(conv) {
   if (!reply.ok) return addNote(conv, `Older messages: ${plainError(reply, 'any')}`);
   if (reply.messages.length < HISTORY_PAGE) conv.exhausted = true;
   const fromBottom = conv.list.scrollHeight - conv.list.scrollTop;
-  reply.messages.forEach((m) => addMessage(conv, m));
+  reply.messages.forEach((m) => addMessage(conv, m, reply.asOf));
   conv.list.scrollTop = conv.list.scrollHeight - fromBottom; // keep the reader's place
 }
 
@@ -752,6 +900,8 @@ $('room-create-form').addEventListener('submit', async (event) => {
   if (!reply.ok) return showError('room-create-error', plainError(reply, 'create'), reply);
   event.target.reset();
   await joinRoom({ id: reply.room.id, title: reply.room.name }, true);
+  const created = convs.get(`room:${reply.room.id}`);
+  if (created) created.owned = true; // the creator owns it: it may delete any message
 });
 
 // ---- people -----------------------------------------------------------------------------
@@ -794,10 +944,174 @@ function renderUsers() {
         activate(conv.key);
       });
       item.append(button);
+      if (id !== me.id) {
+        const isBlocked = blocked.has(id);
+        const block = el('button', {
+          testId: 'user-block',
+          className: 'icon block',
+          text: isBlocked ? 'Unblock' : 'Block',
+        });
+        block.type = 'button';
+        block.dataset.userId = id;
+        block.title = isBlocked
+          ? `Take private messages and memos from ${name} again`
+          : `Refuse private messages and memos from ${name}`;
+        block.addEventListener('click', () => setBlocked(id, !isBlocked));
+        item.append(block);
+      }
       return item;
     }),
   );
 }
+
+async function refreshBlocks() {
+  const reply = await request('user:blocks', {});
+  if (!reply.ok) return;
+  blocked.clear();
+  reply.users.forEach((id) => blocked.add(id));
+  renderUsers();
+}
+
+async function setBlocked(userId, on) {
+  const reply = await request(on ? 'user:block' : 'user:unblock', { userId });
+  if (!reply.ok) return showError('user-error', plainError(reply, 'block'), reply);
+  clearError('user-error');
+  if (on) blocked.add(userId);
+  else blocked.delete(userId);
+  renderUsers();
+}
+
+// ---- read state and receipts ---------------------------------------------------------------
+
+/** Tells the server what this page has shown of a room (one request at a time). */
+function markRead(conv) {
+  if (conv.kind !== 'room' || conv.left || !socket?.connected || document.hidden) return;
+  if (conv.key !== active || conv.reading || conv.lastSeq <= conv.readSent) return;
+  conv.reading = true;
+  const seq = conv.lastSeq;
+  void request('room:read', { roomId: conv.id, seq }).then((reply) => {
+    conv.reading = false;
+    if (!reply.ok) return;
+    conv.readSent = Math.max(conv.readSent, reply.lastRead);
+    markRead(conv); // more came meanwhile
+  });
+}
+document.addEventListener('visibilitychange', () => {
+  const conv = convs.get(active);
+  if (!document.hidden && conv) markRead(conv);
+});
+
+/** Small rooms say who read up to where: shown under the last message each one has read. */
+function onReadReceipt({ roomId, user, seq }) {
+  const conv = convs.get(`room:${roomId}`);
+  if (!conv || user.id === me.id) return;
+  conv.readers.set(user.id, { name: user.name, seq });
+  renderReceipts(conv);
+}
+
+function renderReceipts(conv) {
+  conv.list.querySelectorAll('.seen').forEach((node) => node.remove());
+  const chats = [...conv.list.querySelectorAll('[data-type="room_chat"]')];
+  const names = new Map(); // row -> names
+  for (const { name, seq } of conv.readers.values()) {
+    const row = chats.findLast((r) => Number(r.dataset.seq) <= seq);
+    if (row) names.set(row, [...(names.get(row) ?? []), name]);
+  }
+  for (const [row, who] of names) {
+    row.append(
+      el('div', { testId: 'message-seen', className: 'seen', text: `Seen by ${who.join(', ')}` }),
+    );
+  }
+}
+
+// ---- edit, delete, react ------------------------------------------------------------------
+
+$('message-lists').addEventListener('click', async (event) => {
+  const button = event.target.closest('button');
+  const row = button?.closest('[data-testid="message"]');
+  const m = row && messageOf.get(row);
+  const conv = convs.get(`room:${m?.roomId}`);
+  if (!m || !conv || m.type !== 'room_chat') return;
+  const roomId = conv.id;
+  const seq = m.seq;
+  switch (button.dataset.testid) {
+    case 'message-edit':
+      return startEditing(conv, m);
+    case 'message-delete': {
+      if (!confirm('Delete this message for everyone?')) return;
+      const reply = await request('room:delete', { roomId, seq });
+      if (!reply.ok) return showError('composer-error', plainError(reply, 'delete'), reply);
+      return applyChange(conv, reply.message);
+    }
+    case 'message-react':
+      return togglePicker(row, conv, m);
+    case 'emoji-option':
+    case 'reaction': {
+      const emoji = button.dataset.emoji;
+      const on = !(m.myReactions ?? []).includes(emoji);
+      row.querySelector('.picker')?.remove();
+      const reply = await request('room:react', { roomId, seq, emoji, on });
+      if (!reply.ok) return showError('composer-error', plainError(reply, 'react'), reply);
+      clearError('composer-error');
+      if (reply.message) applyChange(conv, reply.message);
+      return;
+    }
+  }
+});
+
+/** A small emoji picker under the message; a second click closes it. */
+function togglePicker(row, conv, m) {
+  const open = row.querySelector('.picker');
+  document.querySelectorAll('.picker').forEach((node) => node.remove());
+  if (open) return;
+  const picker = el('div', { testId: 'emoji-picker', className: 'picker' });
+  for (const emoji of REACTION_CHOICES) {
+    const option = el('button', { testId: 'emoji-option', className: 'chip', text: emoji });
+    option.type = 'button';
+    option.dataset.emoji = emoji;
+    option.classList.toggle('mine', (m.myReactions ?? []).includes(emoji));
+    picker.append(option);
+  }
+  row.append(picker);
+}
+
+function startEditing(conv, m) {
+  editing = { conv, seq: m.seq };
+  const input = $('composer-input');
+  input.value = m.content;
+  input.placeholder = 'Edit your message — Enter saves, Escape cancels';
+  $('composer').classList.add('editing');
+  $('composer-send').textContent = 'Save';
+  renderCounter();
+  input.focus();
+}
+
+function stopEditing() {
+  editing = undefined;
+  const input = $('composer-input');
+  input.placeholder = 'Write a message';
+  $('composer').classList.remove('editing');
+  $('composer-send').textContent = 'Send';
+}
+
+$('composer-input').addEventListener('keydown', (event) => {
+  const input = $('composer-input');
+  if (event.key === 'Escape' && editing) {
+    stopEditing();
+    input.value = '';
+    renderCounter();
+    return;
+  }
+  if (event.key !== 'ArrowUp' || input.value !== '' || editing) return;
+  // Arrow up in an empty box edits one's last message in the room.
+  const conv = convs.get(active);
+  if (conv?.kind !== 'room') return;
+  const last = [...conv.list.querySelectorAll('[data-type="room_chat"].mine:not(.deleted)')].at(-1);
+  const m = last && messageOf.get(last);
+  if (!m) return;
+  event.preventDefault();
+  startEditing(conv, m);
+});
 
 // ---- typing -----------------------------------------------------------------------------
 
@@ -858,6 +1172,19 @@ $('composer').addEventListener('submit', async (event) => {
   }
   input.value = '';
   renderCounter();
+  if (editing) {
+    const { seq } = editing;
+    const editConv = editing.conv;
+    stopEditing();
+    const reply = await request('room:edit', { roomId: editConv.id, seq, content }, { send: true });
+    if (!reply.ok) {
+      if (!input.value) input.value = content;
+      renderCounter();
+      return showError('composer-error', plainError(reply, 'edit'), reply);
+    }
+    clearError('composer-error');
+    return applyChange(editConv, reply.message);
+  }
   const memo = conv.kind === 'user' && $('composer-memo').checked;
   const reply =
     conv.kind === 'room'

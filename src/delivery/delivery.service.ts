@@ -1,10 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type {
-  ChatMessage,
-  ReadReceipt,
-  ShutdownNotice,
-  TypingEvent,
-} from '../contract/events.js';
+import type { ChatMessage, ReadReceipt, ShutdownNotice, TypingEvent } from '../contract/events.js';
 import type { ChatServer } from '../contract/sockets.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { whenFlushed, type EngineConnection } from './engine-connection.js';

@@ -16,11 +16,7 @@ import {
   RoomMovedError,
   RoomNotFoundError,
 } from '../contract/errors.js';
-import type {
-  ClientEventResult,
-  RoomCreateInput,
-  UserRef,
-} from '../contract/events.js';
+import type { ClientEventResult, RoomCreateInput, UserRef } from '../contract/events.js';
 import type { DeliveryService } from '../delivery/delivery.service.js';
 import type { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { NotAcceptingError } from '../dispatcher/index.js';
@@ -518,7 +514,8 @@ class RoutedRoom implements RoomHandle {
     >;
   }
   edit(user: UserRef, seq: number, content: string, clientMsgId?: string) {
-    const args = clientMsgId === undefined ? [user, seq, content] : [user, seq, content, clientMsgId];
+    const args =
+      clientMsgId === undefined ? [user, seq, content] : [user, seq, content, clientMsgId];
     return this.#send('edit', args) as ReturnType<RoomHandle['edit']>;
   }
   deleteMessage(by: UserRef, seq: number, byAdmin = false) {

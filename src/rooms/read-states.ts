@@ -32,7 +32,9 @@ export class ReadStates {
 
   /** The user's read state in each of these rooms, in one read. */
   of(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
-    return roomIds.length === 0 ? Promise.resolve(new Map()) : this.store.readStates(userId, roomIds);
+    return roomIds.length === 0
+      ? Promise.resolve(new Map())
+      : this.store.readStates(userId, roomIds);
   }
 
   #writeNext(): void {

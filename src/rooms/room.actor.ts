@@ -361,9 +361,7 @@ export class RoomActor extends Actor implements RoomHandle {
     }
     const upTo = this.#log.lastSeq;
     const room = { id: this.id, name: this.#record.name, members: [...this.#members.values()] };
-    return Promise.all([durable, invited]).then(() =>
-      this.#joinEvents(room, user.id, since, upTo),
-    );
+    return Promise.all([durable, invited]).then(() => this.#joinEvents(room, user.id, since, upTo));
   }
 
   /** The join reply's events: the latest, or those after `since` in pages of bounded size. */
@@ -380,7 +378,11 @@ export class RoomActor extends Actor implements RoomHandle {
         ? store.roomPage(this.id, { before: upTo + 1, limit: JOIN_RECENT_EVENTS }, viewer)
         : store.roomPage(
             this.id,
-            { after: since, upTo, budget: { limit: JOIN_PAGE_EVENTS, maxBytes: recoveryBatchBytes } },
+            {
+              after: since,
+              upTo,
+              budget: { limit: JOIN_PAGE_EVENTS, maxBytes: recoveryBatchBytes },
+            },
             viewer,
           ),
       this.deps.readStates.of(viewer, [this.id]),
@@ -500,11 +502,7 @@ export class RoomActor extends Actor implements RoomHandle {
       .then(() => message);
   }
 
-  #history(
-    userId: string,
-    before: number | undefined,
-    limit: number,
-  ): Promise<RoomHistoryResult> {
+  #history(userId: string, before: number | undefined, limit: number): Promise<RoomHistoryResult> {
     this.#requireOpen();
     this.#requireMember(userId);
     const bound = Math.min(before ?? Number.MAX_SAFE_INTEGER, this.#log.lastSeq + 1);
@@ -735,10 +733,7 @@ export class RoomActor extends Actor implements RoomHandle {
    * is not a retained room_chat); a state the room does not have is read from the store while
    * the job holds the mailbox, so two acts on one message never decide on the same state.
    */
-  #onMessage<T>(
-    seq: number,
-    act: (state: MessageState | undefined) => T | Promise<T>,
-  ): Promise<T> {
+  #onMessage<T>(seq: number, act: (state: MessageState | undefined) => T | Promise<T>): Promise<T> {
     return this.#holdingWhileLoading(async () => {
       this.#requireOpen();
       const state = await this.#messageState(seq);

@@ -154,7 +154,8 @@ export class MemoryStore implements MessageStore {
     const event = room?.events.find((e) => e.seq === seq);
     if (room === undefined || event === undefined || event.type !== 'room_chat') return undefined;
     const reactions = new Map<string, Set<string>>();
-    for (const [emoji, users] of room.reactions.get(seq) ?? []) reactions.set(emoji, new Set(users));
+    for (const [emoji, users] of room.reactions.get(seq) ?? [])
+      reactions.set(emoji, new Set(users));
     return {
       sender: event.sender.id,
       sentAt: Date.parse(event.timestamp),

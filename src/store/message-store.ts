@@ -86,8 +86,7 @@ export interface MessageState {
 
 /** Which events a reply page holds: after a cursor (recovery) or before one (history). */
 export type PageQuery =
-  | { after: number; upTo: number; budget?: PageBudget }
-  | { before: number; limit: number };
+  { after: number; upTo: number; budget?: PageBudget } | { before: number; limit: number };
 
 /**
  * v2: a page of a room's events for one reader: each room_chat with its state (edits,

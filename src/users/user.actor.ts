@@ -237,15 +237,18 @@ export class UserActor extends Actor {
   }
 
   /** v2 room:react. */
-  react(roomId: string, seq: number, emoji: string, on: boolean): Promise<{ message?: ChatMessage }> {
+  react(
+    roomId: string,
+    seq: number,
+    emoji: string,
+    on: boolean,
+  ): Promise<{ message?: ChatMessage }> {
     return this.answer(async () => (await this.#sendTo(roomId)).react(this.ref, seq, emoji, on));
   }
 
   /** v2 room:read: free (clients send it on every scroll), in order with the user's sends. */
   markRead(roomId: string, seq: number): Promise<number> {
-    return this.answer(async () =>
-      (await this.deps.rooms.resolve(roomId)).markRead(this.ref, seq),
-    );
+    return this.answer(async () => (await this.deps.rooms.resolve(roomId)).markRead(this.ref, seq));
   }
 
   /** v2 user:block (`on`) and user:unblock: answered once durable. */

@@ -604,6 +604,145 @@ run('web client', () => {
   );
 
   it(
+    'should edit (arrow up), delete and react, and show what others change as it happens',
+    async () => {
+      await start();
+      const bob = await clients!.as('bob', 'Bob');
+      await bob.ok('room:join', { roomId: 'general' });
+      const alice = await as('alice', 'Alice');
+      alice.on('dialog', (dialog) => void dialog.accept()); // "Delete this message?"
+      await join(alice, 'general');
+      const { message: bobs } = await bob.ok('room:message', {
+        roomId: 'general',
+        content: 'hello there',
+      });
+      await row(alice, 'room:general', 'hello there').waitFor();
+
+      // Arrow up in the empty box edits one's last message.
+      await send(alice, 'my mesage');
+      await row(alice, 'room:general', 'my mesage').waitFor();
+      const input = alice.getByTestId('composer-input');
+      await input.press('ArrowUp');
+      expect(await input.inputValue()).toBe('my mesage');
+      await input.fill('my message');
+      await input.press('Enter');
+      const mine = row(alice, 'room:general', 'my message');
+      await mine.getByTestId('message-edited').waitFor();
+      expect(await bob.waitFor((m) => m.type === 'room_edit')).toMatchObject({
+        content: 'my message',
+        sender: { id: 'alice' },
+      });
+      expect(await row(alice, 'room:general', 'my mesage').count()).toBe(0);
+
+      // Bob's edit and reaction show on Alice's page live.
+      await bob.ok('room:edit', { roomId: 'general', seq: bobs.seq!, content: 'hello, Alice' });
+      const theirs = row(alice, 'room:general', 'hello, Alice');
+      await theirs.getByTestId('message-edited').waitFor();
+      await theirs.hover(); // the actions show on hover (always on touch screens)
+      await theirs.getByTestId('message-react').click();
+      await theirs.getByTestId('emoji-option').filter({ hasText: '👍' }).click();
+      const thumbs = theirs.locator('[data-testid="reaction"][data-emoji="👍"]');
+      await thumbs.filter({ hasText: '👍 1' }).waitFor();
+      expect(await thumbs.getAttribute('aria-pressed')).toBe('true');
+      expect(await bob.waitFor((m) => m.type === 'room_reaction')).toMatchObject({
+        target: bobs.seq,
+        emoji: '👍',
+        on: true,
+        user: { id: 'alice' },
+      });
+      await bob.ok('room:react', { roomId: 'general', seq: bobs.seq!, emoji: '👍' });
+      await thumbs.filter({ hasText: '👍 2' }).waitFor();
+      await thumbs.click(); // taken back
+      await thumbs.filter({ hasText: '👍 1' }).waitFor();
+      expect(await thumbs.getAttribute('aria-pressed')).toBe('false');
+
+      // Deleted by its sender (Bob, elsewhere) and by Alice here.
+      await bob.ok('room:delete', { roomId: 'general', seq: bobs.seq! });
+      await alice
+        .locator(`[data-conv="room:general"] [data-seq="${bobs.seq}"].deleted`)
+        .getByText('Message deleted')
+        .waitFor();
+      await mine.hover();
+      await mine.getByTestId('message-delete').click();
+      await bob.waitFor((m) => m.type === 'room_delete' && m.sender.id === 'alice');
+      expect(await row(alice, 'room:general', 'my message').count()).toBe(0);
+
+      // After a reload the history shows the same state, from the server.
+      await alice.reload();
+      await activeTab(alice, 'room:general').waitFor();
+      expect(await alice.locator('[data-conv="room:general"] .msg.deleted').count()).toBe(2);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'should mark read what is on screen, show receipts in a small room, and take unread counts from the server',
+    async () => {
+      await start();
+      const bob = await clients!.as('bob', 'Bob');
+      await bob.ok('room:join', { roomId: 'general' });
+      const alice = await as('alice', 'Alice');
+      await join(alice, 'general');
+      const { message } = await bob.ok('room:message', { roomId: 'general', content: 'read me' });
+      await row(alice, 'room:general', 'read me').waitFor();
+      // Alice is looking at the room: her page marks it read, and Bob gets the receipt.
+      expect(
+        await bob.waitForEvent('read', (e) => e.user.id === 'alice' && e.seq >= message.seq!),
+      ).toMatchObject({ roomId: 'general' });
+
+      await send(alice, 'did you see?');
+      await bob.waitFor((m) => m.content === 'did you see?');
+      const { lastRead } = await bob.ok('room:read', { roomId: 'general', seq: 1_000 });
+      await row(alice, 'room:general', 'did you see?')
+        .getByTestId('message-seen')
+        .filter({ hasText: 'Seen by Bob' })
+        .waitFor();
+      expect(lastRead).toBeGreaterThan(message.seq!);
+
+      // Unread while looking elsewhere; read on another device of Alice's, gone here too.
+      await join(alice, 'dev');
+      await bob.ok('room:message', { roomId: 'general', content: 'one' });
+      await bob.ok('room:message', { roomId: 'general', content: 'two' });
+      const unread = tab(alice, 'room:general').getByTestId('tab-unread');
+      await unread.filter({ hasText: /^2$/ }).waitFor();
+      const phone = await as('alice', 'Alice', { viewport: PHONE });
+      await phone.getByTestId('sidebar-toggle').click();
+      await roomItem(phone, 'general').getByTestId('room-join').click();
+      await activeTab(phone, 'room:general').waitFor();
+      await row(phone, 'room:general', 'two').waitFor();
+      await bob.waitForEvent('read', (e) => e.user.id === 'alice' && e.seq >= lastRead + 2);
+      await alice.getByTestId('room-refresh').click();
+      await alice.waitForFunction(
+        `document.querySelector('[data-conv="room:general"] [data-testid="tab-unread"]').textContent === ''`,
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'should block and unblock a user from the online list',
+    async () => {
+      await start();
+      const bob = await clients!.as('bob', 'Bob');
+      const alice = await as('alice', 'Alice');
+      const block = alice.locator('[data-testid="user-block"][data-user-id="bob"]');
+      await block.filter({ hasText: 'Block' }).click();
+      await block.filter({ hasText: 'Unblock' }).waitFor();
+      const refused = await bob.request('private:message', { to: 'alice', content: 'psst' });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      expect(await bob.ok('user:list')).toBeDefined();
+
+      // Still blocked after a reload: the list comes from the server.
+      await alice.reload();
+      await block.filter({ hasText: 'Unblock' }).click();
+      await block.filter({ hasText: /^Block$/ }).waitFor();
+      await bob.ok('private:message', { to: 'alice', content: 'hello again' });
+      await row(alice, 'user:bob', 'hello again').waitFor();
+    },
+    TIMEOUT,
+  );
+
+  it(
     'should say what went wrong in words, next to the control that failed',
     async () => {
       const running = await start();

@@ -96,7 +96,10 @@ describe.each(kits)('message state: %s', (_name, makeKit) => {
     expect(forAlice.events[2]).toEqual(edit1);
     const forBob = await h.sut.roomPage('r1', { before: 2, limit: 1 }, 'bob');
     expect(forBob.events).toHaveLength(1);
-    expect(forBob.events[0]).toMatchObject({ reactions: { '👍': 2, '🎉': 1 }, myReactions: ['👍'] });
+    expect(forBob.events[0]).toMatchObject({
+      reactions: { '👍': 2, '🎉': 1 },
+      myReactions: ['👍'],
+    });
     // The state of a page's messages includes events after the page.
     expect(forBob.asOf).toBe(9);
   });

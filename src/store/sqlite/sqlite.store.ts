@@ -217,8 +217,7 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
                GROUP BY seq, emoji ORDER BY seq, MIN(created_at), emoji`,
             ).all(viewer, roomId, rows[0].seq, rows[rows.length - 1].seq) as ReactionRow[]);
       const room = this.#query('SELECT last_seq FROM rooms WHERE id = ?').get(roomId) as
-        | { last_seq: number }
-        | undefined;
+        { last_seq: number } | undefined;
       return { events: pageEvents(rows, reactions), complete, more, asOf: room?.last_seq ?? 0 };
     });
   }
@@ -258,8 +257,9 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
   }
 
   async blocksOf(userId: string): Promise<string[]> {
-    const rows = this.#query('SELECT blocked_id FROM blocks WHERE user_id = ?').all(userId) as
-      Array<{ blocked_id: string }>;
+    const rows = this.#query('SELECT blocked_id FROM blocks WHERE user_id = ?').all(
+      userId,
+    ) as Array<{ blocked_id: string }>;
     return rows.map((row) => row.blocked_id);
   }
 
