@@ -160,6 +160,34 @@ describeRedis('admin commands over Redis', () => {
     );
   });
 
+  it('should delete a message with rooms.messages.delete, as a room_delete by system', async () => {
+    const alice = await h.clients.as('alice');
+    await alice.ok('room:join', { roomId: 'general' });
+    const { message } = await alice.ok('room:message', { roomId: 'general', content: 'oops' });
+
+    expect(
+      await send(ADMIN_PATTERNS.deleteMessage, { roomId: 'general', seq: message.seq }),
+    ).toEqual({ ok: true });
+
+    expect(await alice.waitFor((m) => m.type === 'room_delete')).toMatchObject({
+      roomId: 'general',
+      target: message.seq,
+      sender: SYSTEM,
+      content: '',
+    });
+    const { messages } = await alice.ok('room:history', { roomId: 'general' });
+    expect(messages.find((m) => m.seq === message.seq)).toMatchObject({ deleted: true });
+    expect(
+      await send(ADMIN_PATTERNS.deleteMessage, { roomId: 'general', seq: message.seq }),
+    ).toMatchObject(refused('NOT_FOUND'));
+    expect(await send(ADMIN_PATTERNS.deleteMessage, { roomId: 'general', seq: 0 })).toMatchObject(
+      refused('INVALID_PAYLOAD'),
+    );
+    expect(await send(ADMIN_PATTERNS.deleteMessage, { roomId: 'nowhere', seq: 1 })).toMatchObject(
+      refused('NOT_FOUND'),
+    );
+  });
+
   it('should share its Redis connection, which answers a ping (for readiness)', async () => {
     const redis = h.app.app.get(RedisConnection);
 

@@ -23,9 +23,9 @@ describe('room:list', () => {
 
     expect(rooms).toEqual(
       expect.arrayContaining([
-        { id: 'general', name: 'general', members: 2, private: false },
-        { id: 'game', name: 'game', members: 0, private: false },
-        { id: 'dev', name: 'dev', members: 1, private: false },
+        { id: 'general', name: 'general', members: 2, private: false, lastRead: 0, unread: 0 },
+        { id: 'game', name: 'game', members: 0, private: false, lastRead: 0, unread: 0 },
+        { id: 'dev', name: 'dev', members: 1, private: false, lastRead: 0, unread: 0 },
       ]),
     );
     expect(rooms).toHaveLength(3);
@@ -53,7 +53,14 @@ describe('room:list', () => {
     const forBob = await bob.ok('room:list');
     const forCarol = await carol.ok('room:list');
 
-    const secret = { id: 'secret', name: 'Secret', members: 2, private: true };
+    const secret = {
+      id: 'secret',
+      name: 'Secret',
+      members: 2,
+      private: true,
+      lastRead: 0,
+      unread: 0,
+    };
     expect(forAlice.rooms).toContainEqual(secret);
     expect(forBob.rooms).toContainEqual(secret);
     expect(forCarol.rooms.map((r) => r.id)).not.toContain('secret');
@@ -94,7 +101,9 @@ describe('room:create', () => {
       user: { id: 'alice', name: 'Alice' },
     });
     const { rooms } = await alice.ok('room:list');
-    expect(rooms).toContainEqual({ id: 'team-1', name: 'team-1', members: 1, private: false });
+    expect(rooms).toContainEqual(
+      expect.objectContaining({ id: 'team-1', name: 'team-1', members: 1, private: false }),
+    );
     const { messages } = await alice.ok('room:history', { roomId: 'team-1' });
     expect(messages).toEqual([join]);
   });
