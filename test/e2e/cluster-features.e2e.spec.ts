@@ -217,4 +217,72 @@ describeCluster('a cluster of instances as one chat', () => {
       error: { code: 'NOT_FOUND' },
     });
   });
+
+  it('should edit, react, delete, mark read and block across instances, as one chat', async () => {
+    const owner = await on(A, 'f8-owner');
+    const bob = await on(B, 'f8-bob');
+    await owner.ok('room:create', { roomId: 'f8' }); // served by A
+    await bob.ok('room:join', { roomId: 'f8' });
+    const { message } = await bob.ok('room:message', { roomId: 'f8', content: 'frist' });
+    const target = message.seq!;
+
+    // From B, to the room on A: the edit, with its clientMsgId retry, and a reaction.
+    const edit = { roomId: 'f8', seq: target, content: 'first', clientMsgId: 'f8-edit' };
+    const [edited, again] = await Promise.all([
+      bob.ok('room:edit', edit),
+      bob.ok('room:edit', edit),
+    ]);
+    expect(again.message).toEqual(edited.message);
+    await owner.ok('room:react', { roomId: 'f8', seq: target, emoji: '👍' });
+    expect(await bob.ok('room:react', { roomId: 'f8', seq: target, emoji: '👍' })).toHaveProperty(
+      'message',
+    );
+    expect(await bob.ok('room:react', { roomId: 'f8', seq: target, emoji: '👍' })).toEqual({
+      ok: true,
+    });
+    const { messages, asOf } = await bob.ok('room:history', { roomId: 'f8' });
+    expect(messages.find((m) => m.seq === target)).toMatchObject({
+      content: 'first',
+      edited: true,
+      reactions: { '👍': 2 },
+      myReactions: ['👍'],
+    });
+    for (const member of [owner, bob]) {
+      await member.waitFor((m) => m.roomId === 'f8' && m.seq === asOf);
+      const changes = member.received.filter((m) => m.roomId === 'f8' && m.target === target);
+      expect(changes.map((m) => m.type)).toEqual(['room_edit', 'room_reaction', 'room_reaction']);
+    }
+
+    // Read on B: the receipt reaches the owner on A; room:list on either instance agrees.
+    expect(await bob.ok('room:read', { roomId: 'f8', seq: asOf })).toEqual({
+      ok: true,
+      lastRead: asOf,
+    });
+    expect(
+      await owner.waitForEvent('read', (e) => e.roomId === 'f8' && e.user.id === 'f8-bob'),
+    ).toEqual({ roomId: 'f8', user: { id: 'f8-bob', name: 'f8-bob' }, seq: asOf });
+    await owner.ok('room:message', { roomId: 'f8', content: 'unread by bob' });
+    const bobOnA = await on(A, 'f8-bob');
+    for (const client of [bob, bobOnA]) {
+      const { rooms } = await client.ok('room:list');
+      expect(rooms.find((r) => r.id === 'f8')).toMatchObject({ lastRead: asOf, unread: 1 });
+    }
+
+    // The owner (on A) blocks bob: refused on B too; the admin API deletes from B.
+    await owner.ok('user:block', { userId: 'f8-bob' });
+    for (const event of ['private:message', 'memo:send'] as const) {
+      expect(await bob.request(event, { to: 'f8-owner', content: 'hey' })).toMatchObject({
+        ok: false,
+        error: { code: 'FORBIDDEN' },
+      });
+    }
+    const deleted = await fetch(`${cluster.url(B)}/api/rooms/f8/messages/${target}`, {
+      method: 'DELETE',
+    });
+    expect(deleted.status).toBe(204);
+    expect(await owner.waitFor((m) => m.type === 'room_delete')).toMatchObject({
+      target,
+      sender: { id: 'system' },
+    });
+  });
 });
