@@ -125,6 +125,43 @@ describe('a write whose outcome is unknown', () => {
     expect(server.log).toMatch(/re-read its log after a failed write/);
   }, 30_000);
 
+  it('should deliver an edit SQLite committed but reported failed, once, with the message’s state intact', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'chat-unknown-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    server = new ServerProcess({ STORE: 'sqlite', DATA_DIR: dataDir, FAULT_INJECTION: 'on' });
+    await server.start();
+    const [alice, bob] = await twoMembers();
+    const { message } = await alice.ok('room:message', { roomId: 'r', content: 'draft' });
+    const seq = message.seq as number;
+    await bob.ok('room:react', { roomId: 'r', seq, emoji: '👍' });
+    const edit = {
+      roomId: 'r',
+      seq,
+      content: `unconfirmed ${FAULT_COMMIT_THEN_FAIL}`,
+      clientMsgId: 'unsure-edit',
+    };
+
+    const reply = await alice.request('room:edit', edit);
+
+    // Found stored: answered, delivered once, and a retry returns the same event.
+    const live = await bob.waitFor((m) => m.type === 'room_edit');
+    expect(reply).toEqual({ ok: true, message: live });
+    expect((await alice.ok('room:edit', { ...edit, content: 'other' })).message).toEqual(live);
+    const { message: next } = await alice.ok('room:message', { roomId: 'r', content: 'next' });
+    await bob.waitFor(withId(next.id));
+    expect(bob.received.filter((m) => m.type === 'room_edit')).toHaveLength(1);
+    // The message's state is what the store has: edited, bob's reaction kept.
+    expect(await bob.ok('room:react', { roomId: 'r', seq, emoji: '👍' })).toEqual({ ok: true });
+    const { messages } = await bob.ok('room:history', { roomId: 'r' });
+    expect(messages.find((m) => m.seq === seq)).toMatchObject({
+      content: edit.content,
+      edited: true,
+      reactions: { '👍': 1 },
+      myReactions: ['👍'],
+    });
+    expect(server.log).toMatch(/re-read its log after a failed write/);
+  }, 30_000);
+
   it('should refuse FAULT_INJECTION outside tests', async () => {
     const refused = new ServerProcess({ NODE_ENV: 'production', FAULT_INJECTION: 'on' });
     expect(await refused.runToExit()).toBe(1);
