@@ -12,6 +12,7 @@
  *   npm run bench -- --baseline                     # same load on bare socket.io, as ratios
  *   npm run bench -- --baseline --rounds 3          # alternate 3 times, report medians
  *   npm run bench -- --instances 2                  # a cluster of 2 vs 1 instance, on PostgreSQL
+ *   npm run bench -- --scenario rooms --reads 1     # the same chat with room:read 1/s per client
  *   npm run bench -- --json                         # machine-readable
  *   npm run bench -- --node24-work /tmp/actor-chat-node24   # also on Node 24 (scripts/ci/node24.sh)
  *   npm run bench -- --scenario fanout --server-args="--cpu-prof --cpu-prof-dir=prof"
@@ -55,6 +56,8 @@ const { values: args } = parseArgs({
     'node24-work': { type: 'string' },
     // Node flags for every server process, e.g. "--cpu-prof --cpu-prof-dir=prof".
     'server-args': { type: 'string', default: '' },
+    // room:read per client a second: the service again with every client marking read.
+    reads: { type: 'string', default: '0' },
   },
 });
 
@@ -141,6 +144,8 @@ interface Target {
   instances?: number;
   /** The service needs its rooms created first; the bare server makes them on join. */
   createsRooms: boolean;
+  /** room:read a second per client, each with the latest seq it has seen (--reads). */
+  readsPerClient?: number;
 }
 
 export interface LoadResult {
@@ -165,6 +170,8 @@ export interface LoadResult {
   memoryPerConnectionKb: number;
   /** The load generator's own CPU while measuring, as a share of its one core. */
   generatorCpu: number;
+  /** room:read acknowledged a second in the measured window (0 without --reads). */
+  readsPerSec: number;
   /** The generator, not the server, was the bottleneck: the figures understate the server. */
   unreliable: boolean;
 }
@@ -282,6 +289,8 @@ async function connectAll(
   urls: readonly string[],
   tracker: Tracker,
   counters: Counters,
+  /** Each client's latest room seq seen, kept up to date as messages arrive. */
+  lastSeen: Float64Array,
 ) {
   const { clients: count, rooms } = scenario;
   const clients: Client[] = new Array(count);
@@ -297,7 +306,10 @@ async function connectAll(
         forceNew: true,
         reconnection: false,
       });
-      socket.on('message', (message) => onDelivery(tracker, message));
+      socket.on('message', (message) => {
+        onDelivery(tracker, message);
+        if (message.seq !== undefined && message.seq > lastSeen[i]) lastSeen[i] = message.seq;
+      });
       socket.on('disconnect', (reason) => {
         if (reason === 'io client disconnect') return;
         counters.disconnects++;
@@ -409,7 +421,8 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
   const rssBefore = await retainedRss();
   const connectStarted = performance.now();
   const urls = servers.map((server) => server.url);
-  const clients = await connectAll(scenario, urls, tracker, counters);
+  const lastSeen = new Float64Array(count);
+  const clients = await connectAll(scenario, urls, tracker, counters, lastSeen);
   // Presence notices and room_join fan-out may still be in flight: wait for a quiet server.
   await serverQuiet(pids);
   progress(
@@ -435,6 +448,11 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
   let next = started;
   let lastReport = started;
   let seq = 0;
+  // --reads: every client marks its room read, spread evenly like the sends.
+  const totalReadRate = scenario.idle || rooms < 1 ? 0 : count * (target.readsPerClient ?? 0);
+  let nextRead = started;
+  let reads = 0;
+  let readsAckedMeasured = 0;
 
   await new Promise<void>((done) => {
     const tick = (): void => {
@@ -474,6 +492,23 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
           () => failed(counters, 'send timed out'),
         );
       }
+      while (totalReadRate > 0 && nextRead <= now && nextRead < end) {
+        const from = reads++ % count;
+        nextRead += 1000 / totalReadRate;
+        const client = clients[from];
+        if (!client.connected) continue;
+        const measured = performance.now() >= measureFrom;
+        client
+          .timeout(30_000)
+          .emitWithAck('room:read', { roomId: roomOf(scenario, from), seq: lastSeen[from] })
+          .then(
+            (r: Reply<object>) => {
+              if (!r.ok) failed(counters, `room:read ${r.error.code}`);
+              else if (measured && performance.now() < end) readsAckedMeasured++;
+            },
+            () => failed(counters, 'room:read timed out'),
+          );
+      }
       if (now - lastReport >= 1000) {
         lastReport = now;
         const phase = now < measureFrom ? 'warm-up  ' : now < end ? 'measuring' : 'draining ';
@@ -500,6 +535,9 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
   });
 
   for (const [reason, count] of counters.reasons) progress(`  ${count} x ${reason}`);
+  if (totalReadRate > 0) {
+    progress(`  room:read acknowledged: ${Math.round(readsAckedMeasured / SECONDS)}/s measured`);
+  }
   const serverRssMb = rssBytes(pids) / 1024 / 1024;
   const stopStarted = performance.now();
   for (const client of clients) client.disconnect();
@@ -549,6 +587,7 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
     serverRssStartMb: +(rssBefore / 1024 / 1024).toFixed(1),
     memoryPerConnectionKb: +memoryPerConnectionKb.toFixed(1),
     generatorCpu: +generatorCpu.toFixed(2),
+    readsPerSec: Math.round(readsAckedMeasured / SECONDS),
     unreliable,
   };
 }
@@ -591,6 +630,7 @@ function medianOf(results: LoadResult[]): LoadResult {
     serverRssStartMb: median((r) => r.serverRssStartMb),
     memoryPerConnectionKb: +median((r) => r.memoryPerConnectionKb).toFixed(1),
     generatorCpu: median((r) => r.generatorCpu),
+    readsPerSec: median((r) => r.readsPerSec),
     unreliable: results.some((r) => r.unreliable),
   };
 }
@@ -628,7 +668,7 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
   ];
   for (const [i, r] of results.entries()) {
     rows.push(
-      `| ${r.target} | ${r.deliveriesPerSec} | ${r.deliveryRatio.toFixed(3)} | ${r.missing} | ${r.errors + r.connectErrors + r.disconnects} | ` +
+      `| ${r.target} | ${r.deliveriesPerSec}${r.readsPerSec > 0 ? ` (+ ${r.readsPerSec} reads/s)` : ''} | ${r.deliveryRatio.toFixed(3)} | ${r.missing} | ${r.errors + r.connectErrors + r.disconnects} | ` +
         `${r.latencyMs.p50}${ratio(i, P50)} | ${r.latencyMs.p95} | ` +
         `${r.latencyMs.p99}${ratio(i, P99)} | ${r.latencyMs.max} | ` +
         `${r.serverCpuUsPerDelivery ?? '–'}${ratio(i, CPU)} | ` +
@@ -687,7 +727,7 @@ async function main(): Promise<void> {
             instances: INSTANCES,
           },
         ]
-      : [...(args.baseline ? [bare] : []), ours, ...onNode24(ours)];
+      : [...(args.baseline ? [bare] : []), ours, ...withReads(ours), ...onNode24(ours)];
   // Each scenario's rounds: one result per target in each.
   const roundsOf = new Map<Scenario, LoadResult[][]>(SCENARIOS.map((scenario) => [scenario, []]));
   try {
@@ -731,6 +771,15 @@ async function main(): Promise<void> {
         `${GENERATOR_BUSY * 100}% of its core (generator CPU column)`,
     );
   }
+}
+
+/** `--reads N`: the service again, each client also sending room:read N times a second. */
+function withReads(ours: Target): Target[] {
+  const perClient = Number(args.reads);
+  if (!(perClient > 0)) return [];
+  return [
+    { ...ours, name: `${ours.name} + room:read ${perClient}/s each`, readsPerClient: perClient },
+  ];
 }
 
 /** `--node24-work DIR`: the service again, on Node 24 from that copy (its own build). */

@@ -30,6 +30,11 @@ export class ReadStates {
     return batch.written;
   }
 
+  /** The user's stored read mark in one room. */
+  markOf(roomId: string, userId: string): Promise<number> {
+    return this.store.readMark(roomId, userId);
+  }
+
   /** The user's read state in each of these rooms, in one read. */
   of(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>> {
     return roomIds.length === 0

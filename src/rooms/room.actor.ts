@@ -276,9 +276,8 @@ export class RoomActor extends Actor implements RoomHandle {
       this.#requireMember(user.id);
       let lastRead = this.#reads.get(user.id);
       if (lastRead === undefined) {
-        const stored = await this.deps.readStates.of(user.id, [this.id]);
-        // Set meanwhile? Not here: this job holds the mailbox while it reads.
-        lastRead = stored.get(this.id)?.lastRead ?? 0;
+        // Nothing sets it meanwhile: this job holds the mailbox while it reads.
+        lastRead = await this.deps.readStates.markOf(this.id, user.id);
         this.#requireOpen();
         this.#requireMember(user.id);
         this.#reads.set(user.id, lastRead);

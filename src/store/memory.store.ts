@@ -181,6 +181,10 @@ export class MemoryStore implements MessageStore {
     return states;
   }
 
+  async readMark(roomId: string, userId: string): Promise<number> {
+    return this.#rooms.get(roomId)?.reads.get(userId) ?? 0;
+  }
+
   async saveReadMarks(marks: readonly ReadMark[]): Promise<void> {
     for (const mark of marks) {
       const reads = this.#rooms.get(mark.roomId)?.reads;

@@ -177,6 +177,8 @@ export interface MessageStore {
   messageState(roomId: string, seq: number): Promise<MessageState | undefined>;
   /** v2: the user's read state in each of these rooms (one query, whatever their number). */
   readStates(userId: string, roomIds: readonly string[]): Promise<Map<string, ReadState>>;
+  /** v2: the user's stored read mark in the room (0 when none): no unread count. */
+  readMark(roomId: string, userId: string): Promise<number>;
   /** v2: stores read marks, each only where it moves the stored one forward. */
   saveReadMarks(marks: readonly ReadMark[]): Promise<void>;
   /** v2: `userId` blocks (`on`) or unblocks `blockedId`. */

@@ -197,6 +197,8 @@ describe.each(kits)('message state: %s', (_name, makeKit) => {
     const states = await h.sut.readStates('alice', ['r1']);
     expect(states.get('r1')?.lastRead).toBe(7);
     expect((await h.sut.readStates('bob', ['r1'])).get('r1')?.lastRead).toBe(2);
+    expect(await h.sut.readMark('r1', 'alice')).toBe(7);
+    expect(await h.sut.readMark('r1', 'carol')).toBe(0);
     expect((await h.sut.blocksOf('alice')).sort()).toEqual(['bob', 'carol']);
     expect(await h.sut.blocks('alice', 'bob')).toBe(true);
     expect(await h.sut.blocks('bob', 'alice')).toBe(false);

@@ -348,6 +348,14 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     );
   }
 
+  async readMark(roomId: string, userId: string): Promise<number> {
+    const [row] = await this.#query<{ last_read: number }>(
+      'SELECT last_read FROM read_state WHERE room_id = $1 AND user_id = $2',
+      [roomId, userId],
+    );
+    return row?.last_read ?? 0;
+  }
+
   async blocksOf(userId: string): Promise<string[]> {
     const rows = await this.#query<{ blocked_id: string }>(
       'SELECT blocked_id FROM blocks WHERE user_id = $1',

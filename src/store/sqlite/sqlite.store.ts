@@ -256,6 +256,13 @@ export class SqliteStore extends GroupCommittedStore implements MessageStore {
     );
   }
 
+  async readMark(roomId: string, userId: string): Promise<number> {
+    const row = this.#query(
+      'SELECT last_read FROM read_state WHERE room_id = ? AND user_id = ?',
+    ).get(roomId, userId) as { last_read: number } | undefined;
+    return row?.last_read ?? 0;
+  }
+
   async blocksOf(userId: string): Promise<string[]> {
     const rows = this.#query('SELECT blocked_id FROM blocks WHERE user_id = ?').all(
       userId,
