@@ -63,6 +63,8 @@ const MIGRATION_LOCK = 7_240_001;
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 /** How long reading a room's log waits for an earlier write of the room to finish. */
 const ROOM_LOG_LOCK_TIMEOUT_MS = 3_000;
+/** A reply's reads: one snapshot (state and asOf of the same moment as the events). */
+const SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 /** Default statement_timeout; see PostgresStoreOptions.queryTimeoutMs. */
 const QUERY_TIMEOUT_MS = 10_000;
 /** The client waits this much longer than the server's statement_timeout for an answer. */
@@ -229,14 +231,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
    * lost may still be finishing, and its outcome must be final before this read.
    */
   async roomLog(roomId: string, since: number): Promise<RoomLogTail> {
-    const client = await this.#pool.connect();
-    let broken: Error | undefined;
-    const onLost = (error: Error): void => {
-      broken = error;
-    };
-    client.on('error', onLost);
-    try {
-      await client.query('BEGIN');
+    return this.#transaction('BEGIN', async (client) => {
       await client.query(`SET LOCAL lock_timeout = ${ROOM_LOG_LOCK_TIMEOUT_MS}`);
       const { rows: rooms } = await client.query<{ last_seq: number; owner_epoch: number | null }>(
         'SELECT last_seq, owner_epoch FROM rooms WHERE id = $1 FOR UPDATE',
@@ -246,7 +241,6 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
         'SELECT body FROM room_events WHERE room_id = $1 AND seq > $2 ORDER BY seq',
         [roomId, since],
       );
-      await client.query('COMMIT');
       const tail: RoomLogTail = {
         lastSeq: rooms[0]?.last_seq ?? 0,
         events: rows.map((row) => JSON.parse(row.body) as ChatMessage),
@@ -254,18 +248,12 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
       const epoch = rooms[0]?.owner_epoch;
       if (epoch !== undefined && epoch !== null) tail.ownerEpoch = Number(epoch);
       return tail;
-    } catch (error) {
-      broken ??= error instanceof Error ? error : new Error(String(error));
-      throw error;
-    } finally {
-      client.off('error', onLost);
-      client.release(broken);
-    }
+    });
   }
 
   async roomPage(roomId: string, query: PageQuery, viewer: string): Promise<RoomPage> {
     // One snapshot: the state and asOf are of the same moment as the events.
-    return this.#readTogether(async (client) => {
+    return this.#transaction(SNAPSHOT, async (client) => {
       let rows: readonly EventRow[];
       let more = false;
       let complete = true;
@@ -318,7 +306,7 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
   }
 
   async messageState(roomId: string, seq: number): Promise<MessageState | undefined> {
-    return this.#readTogether(async (client) => {
+    return this.#transaction(SNAPSHOT, async (client) => {
       const { rows } = await client.query<{ body: string; type: string; deleted: boolean }>(
         'SELECT body, type, deleted FROM room_events WHERE room_id = $1 AND seq = $2',
         [roomId, seq],
@@ -401,8 +389,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     return (await this.#pool.query<Row>(text, values)).rows;
   }
 
-  /** Runs `read` in one read-only REPEATABLE READ transaction: one snapshot for every query. */
-  async #readTogether<T>(read: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction opened with `begin` (a snapshot for every query in it). On
+   * any error the connection is dropped rather than returned mid-transaction to the pool.
+   */
+  async #transaction<T>(begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
     const onLost = (error: Error): void => {
@@ -410,14 +401,12 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
     };
     client.on('error', onLost);
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result = await read(client);
+      await client.query(begin);
+      const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollback: unknown) => {
-        broken ??= rollback instanceof Error ? rollback : new Error(String(rollback));
-      });
+      broken ??= error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
       client.off('error', onLost);
