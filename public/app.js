@@ -463,6 +463,7 @@ function openConversation(kind, id, title) {
   const conv = { key, kind, id, title, list, tab, ids: new Set(), seqs: new Set() };
   Object.assign(conv, { lastSeq: 0, oldestSeq: Infinity, unread: 0, typing: new Map() });
   Object.assign(conv, { readers: new Map(), readSent: 0, reading: false });
+  Object.assign(conv, { replying: 0, held: [] }); // live changes held while a reply is due
   tab.addEventListener('click', (event) =>
     event.target === close ? closeConversation(conv) : activate(key),
   );
@@ -639,11 +640,12 @@ function applyChange(conv, e) {
     Object.assign(m, { content: '', deleted: true });
     for (const key of ['edited', 'editedAt', 'reactions', 'myReactions']) delete m[key];
   } else {
-    const reactions = { ...m.reactions };
-    const count = (reactions[e.emoji] ?? 0) + (e.on ? 1 : -1);
-    if (count > 0) reactions[e.emoji] = count;
-    else delete reactions[e.emoji];
-    m.reactions = reactions;
+    // A Map, then own properties: any emoji is fine, `__proto__` included.
+    const reactions = new Map(Object.entries(m.reactions ?? {}));
+    const count = (reactions.get(e.emoji) ?? 0) + (e.on ? 1 : -1);
+    if (count > 0) reactions.set(e.emoji, count);
+    else reactions.delete(e.emoji);
+    m.reactions = Object.fromEntries(reactions);
     if (e.user?.id === me.id) {
       const mine = new Set(m.myReactions ?? []);
       if (e.on) mine.add(e.emoji);
@@ -668,6 +670,12 @@ function addMessage(conv, m, asOf) {
       Object.assign(shown, m, { asOf });
       renderState(row, shown);
     }
+    return false;
+  }
+  if (isChange(m) && conv.replying > 0 && asOf === undefined) {
+    // A live change while a join or history reply is due: applied after the reply, in seq
+    // order, so the reply's state (as of its asOf) never hides an earlier change.
+    conv.held.push(m);
     return false;
   }
   conv.ids.add(m.id);
@@ -845,6 +853,22 @@ async function joinRoom({ id, title }, show = false) {
     return activate(key); // already in it and up to date
   }
   const conv = known ?? openConversation('room', id, title);
+  conv.replying++;
+  try {
+    return await joinInto(conv, { id, title, key, known, show });
+  } finally {
+    replied(conv);
+  }
+}
+
+/** After a reply: the live changes held meanwhile, in seq order. */
+function replied(conv) {
+  if (--conv.replying > 0) return;
+  const held = conv.held.splice(0).sort((a, b) => a.seq - b.seq);
+  held.forEach((m) => addMessage(conv, m));
+}
+
+async function joinInto(conv, { id, title, key, known, show }) {
   let reply = await request(
     'room:join',
     conv.lastSeq > 0 ? { roomId: id, since: conv.lastSeq } : { roomId: id },
@@ -880,13 +904,18 @@ async function loadOlder(conv) {
   const before = conv.oldestSeq; // Infinity with no room event shown (and in private chats)
   if (conv.loading || conv.exhausted || before <= 1 || before === Infinity) return;
   conv.loading = true;
-  const reply = await request('room:history', { roomId: conv.id, before, limit: HISTORY_PAGE });
-  conv.loading = false;
-  if (!reply.ok) return addNote(conv, `Older messages: ${plainError(reply, 'any')}`);
-  if (reply.messages.length < HISTORY_PAGE) conv.exhausted = true;
-  const fromBottom = conv.list.scrollHeight - conv.list.scrollTop;
-  reply.messages.forEach((m) => addMessage(conv, m, reply.asOf));
-  conv.list.scrollTop = conv.list.scrollHeight - fromBottom; // keep the reader's place
+  conv.replying++;
+  try {
+    const reply = await request('room:history', { roomId: conv.id, before, limit: HISTORY_PAGE });
+    if (!reply.ok) return addNote(conv, `Older messages: ${plainError(reply, 'any')}`);
+    if (reply.messages.length < HISTORY_PAGE) conv.exhausted = true;
+    const fromBottom = conv.list.scrollHeight - conv.list.scrollTop;
+    reply.messages.forEach((m) => addMessage(conv, m, reply.asOf));
+    conv.list.scrollTop = conv.list.scrollHeight - fromBottom; // keep the reader's place
+  } finally {
+    conv.loading = false;
+    replied(conv); // the changes held meanwhile come after the reply
+  }
 }
 
 $('room-create-form').addEventListener('submit', async (event) => {
@@ -992,7 +1021,8 @@ function markRead(conv) {
   void request('room:read', { roomId: conv.id, seq }).then((reply) => {
     conv.reading = false;
     if (!reply.ok) return;
-    conv.readSent = Math.max(conv.readSent, reply.lastRead);
+    // The server may cap the mark at its latest seq: never ask again for what was asked.
+    conv.readSent = Math.max(conv.readSent, reply.lastRead, seq);
     markRead(conv); // more came meanwhile
   });
 }

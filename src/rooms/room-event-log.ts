@@ -166,6 +166,14 @@ export class RoomEventLog {
   }
 
   /**
+   * Settles once the store has answered every write handed to it so far, stored or not. Unlike
+   * `settled`, it never waits for a recovery (a job of the room): a job may wait for it.
+   */
+  answered(): Promise<void> {
+    return Promise.all(this.#pending.map((pending) => pending.written)).then(() => undefined);
+  }
+
+  /**
    * The room stops here (closed, or given up) while the store could not be read: no retry
    * will run, so the events whose outcome is unknown end with BUSY (their senders may retry
    * with their clientMsgId) and whatever waits behind them goes on.

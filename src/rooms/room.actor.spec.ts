@@ -173,6 +173,36 @@ describe(RoomActor.name, () => {
     expect(stored.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('should react to a message it must read while a write in flight fails, and go on', async () => {
+    const lossy = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
+    const append = lossy.appendRoomEvent.bind(lossy);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    lossy.appendRoomEvent = async (event: ChatMessage, send) => {
+      await append(event, send);
+      if (event.content !== 'slow and unsure') return;
+      await held;
+      throw new Error('connection lost after COMMIT');
+    };
+    const sut = await makeRoom({}, lossy);
+    await sut.join(alice);
+    const old = await sut.post(alice, 'old'); // never acted on: the room reads its state
+    const unsure = sut.post(alice, 'slow and unsure');
+
+    // The reaction's job reads the store once the write in flight is answered; that answer is
+    // a failure, whose recovery is a job of the same room, queued behind the reaction.
+    const reacted = sut.react(bob, old.seq as number, '👍', true);
+    release();
+
+    await expect(unsure).resolves.toMatchObject({ seq: 3 });
+    await expect(reacted).rejects.toMatchObject({ code: 'NOT_MEMBER' });
+    await sut.join(bob);
+    await expect(sut.react(bob, old.seq as number, '👍', true)).resolves.toMatchObject({
+      message: { type: 'room_reaction', target: old.seq },
+    });
+    await expect(sut.post(alice, 'next')).resolves.toMatchObject({ type: 'room_chat' });
+  });
+
   it('should answer BUSY while the store cannot be read after a failed write, then deliver what was stored', async () => {
     const down = new MemoryStore({ historyMaxPerRoom: 100, sendTtlMs: 60_000 });
     const append = down.appendRoomEvent.bind(down);

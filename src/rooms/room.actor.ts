@@ -584,8 +584,8 @@ export class RoomActor extends Actor implements RoomHandle {
 
   #markRead(user: UserRef, seq: number, lastRead: number): Promise<number> {
     if (seq <= lastRead) {
-      // Never back; answered once the mark it reports is durable.
-      return this.#readWritten(user.id).then(() => lastRead);
+      // Never back; answered once the mark it reports is durable (failing if it was not).
+      return (this.#readWrites.get(user.id) ?? Promise.resolve()).then(() => lastRead);
     }
     this.#reads.set(user.id, seq);
     const written = this.deps.readStates.save({ roomId: this.id, userId: user.id, seq });
@@ -600,6 +600,7 @@ export class RoomActor extends Actor implements RoomHandle {
         return seq;
       },
       (error: unknown) => {
+        if (this.#readWrites.get(user.id) === written) this.#readWrites.delete(user.id);
         // Not stored: read the mark again next time.
         this.enqueue(() => {
           if (this.#reads.get(user.id) === seq) this.#reads.delete(user.id);
@@ -607,11 +608,6 @@ export class RoomActor extends Actor implements RoomHandle {
         throw error;
       },
     );
-  }
-
-  /** Settles once the user's last read mark in this room is durable (or failed). */
-  #readWritten(userId: string): Promise<unknown> {
-    return this.#readWrites.get(userId)?.catch(() => undefined) ?? Promise.resolve();
   }
 
   /** A notice nobody waits for: a failure (the room's row never stored) is only logged. */
@@ -653,6 +649,8 @@ export class RoomActor extends Actor implements RoomHandle {
         for (const leave of leaves) this.deps.delivery.toRoom(this.id, leave);
         this.deps.delivery.closeChannel(this.id);
       })
+      // Read marks still being written go first: none may outlive the room.
+      .then(() => Promise.allSettled(this.#readWrites.values()))
       .then(() => this.#written(this.deps.store.deleteRoom(this.id, this.#fence())));
     return this.#closing;
   }
@@ -748,8 +746,11 @@ export class RoomActor extends Actor implements RoomHandle {
     }
     const kept = this.#states.get(seq);
     if (kept !== undefined) return kept;
-    // Every event numbered so far is stored first: a message just sent is there to read.
-    await this.#log.settled();
+    // A log waiting for its store has no truth to read yet (and its recovery is a job of
+    // this room: waiting for it here would wait for ever).
+    this.#log.requireAvailable();
+    // Every write handed to the store so far is answered: a message just sent is there to read.
+    await this.#log.answered();
     const stored = await this.deps.store.messageState(this.id, seq);
     this.#requireOpen();
     if (stored !== undefined) this.#states.keep(seq, stored);

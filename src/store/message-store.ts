@@ -321,12 +321,9 @@ export function withState(
     shown.editedAt = edit.editedAt;
   }
   if (reactions !== undefined && reactions.length > 0) {
-    shown.reactions = {};
-    const mine: string[] = [];
-    for (const reaction of reactions) {
-      shown.reactions[reaction.emoji] = Number(reaction.count);
-      if (reaction.mine) mine.push(reaction.emoji);
-    }
+    // Own properties whatever the emoji (`__proto__` is a valid one).
+    shown.reactions = Object.fromEntries(reactions.map((r) => [r.emoji, Number(r.count)]));
+    const mine = reactions.filter((r) => r.mine).map((r) => r.emoji);
     if (mine.length > 0) shown.myReactions = mine;
   }
   return shown;

@@ -244,6 +244,17 @@ describe.each(kits)('message state: %s', (_name, makeKit) => {
     });
   });
 
+  it('should keep no read mark for a room that is gone, and count an emoji named __proto__', async () => {
+    await h.sut.saveReadMarks([{ roomId: 'gone', userId: 'alice', seq: 5 }]);
+    await h.sut.createRoom(room('gone'));
+    expect(await h.sut.readMark('gone', 'alice')).toBe(0);
+    const r = new Events('gone');
+    await append(r.chat(bob), r.react(alice, 1, '__proto__'));
+    const page = await h.sut.roomPage('gone', { before: 100, limit: 50 }, 'alice');
+    expect(Object.keys(page.events[0].reactions ?? {})).toEqual(['__proto__']);
+    expect(page.events[0].myReactions).toEqual(['__proto__']);
+  });
+
   it('should cut a recovery page to its budget and say there is more, with asOf', async () => {
     await h.sut.createRoom(room('r1'));
     const r = new Events('r1');

@@ -563,8 +563,11 @@ export class PostgresStore extends GroupCommittedStore implements MessageStore {
         return;
       case 'reads':
         await client.query(
+          // Only for rooms that exist: a mark never outlives its room.
           `INSERT INTO read_state (room_id, user_id, last_read)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+           SELECT m.room_id, m.user_id, m.last_read
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS m(room_id, user_id, last_read)
+           WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.id = m.room_id)
            ON CONFLICT (room_id, user_id)
            DO UPDATE SET last_read = GREATEST(read_state.last_read, excluded.last_read)`,
           [

@@ -45,8 +45,10 @@ const sql = {
   removeReaction: db.prepare(
     'DELETE FROM reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?',
   ),
+  // Only for a room that exists: a mark never outlives its room.
   markRead: db.prepare(
-    `INSERT INTO read_state (room_id, user_id, last_read) VALUES (?, ?, ?)
+    `INSERT INTO read_state (room_id, user_id, last_read)
+     SELECT @roomId, @userId, @seq WHERE EXISTS (SELECT 1 FROM rooms WHERE id = @roomId)
      ON CONFLICT (room_id, user_id) DO UPDATE SET last_read = MAX(last_read, excluded.last_read)`,
   ),
   block: db.prepare('INSERT OR IGNORE INTO blocks (user_id, blocked_id) VALUES (?, ?)'),
@@ -141,7 +143,7 @@ function apply(op) {
       for (const id of op.ids) sql.deleteMemo.run(id);
       return;
     case 'reads':
-      for (const mark of op.marks) sql.markRead.run(mark.roomId, mark.userId, mark.seq);
+      for (const { roomId, userId, seq } of op.marks) sql.markRead.run({ roomId, userId, seq });
       return;
     case 'block':
       if (op.on) sql.block.run(op.userId, op.blockedId);
