@@ -9,9 +9,7 @@ import { setupOpenApi } from './admin/admin.docs.js';
 import { AppModule } from './app.module.js';
 import { ChatIoAdapter } from './chat/chat-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
-import { RedisIoAdapter } from './chat/redis-io.adapter.js';
 import { RedisConnection } from './redis/redis.connection.js';
-import { redisTransport } from './redis/redis.transport.js';
 
 export interface CreateAppOptions {
   logger?: LoggerService | LogLevel[] | false;
@@ -39,13 +37,18 @@ export async function createApp(
     await app.close().catch(() => undefined);
     throw error;
   });
-  app.useWebSocketAdapter(
-    redis.enabled ? new RedisIoAdapter(app, config, redis) : new ChatIoAdapter(app, config),
-  );
   if (redis.enabled) {
+    // The Redis adapter and transport load only when REDIS_URL is set.
+    const [{ RedisIoAdapter }, { redisTransport }] = await Promise.all([
+      import('./chat/redis-io.adapter.js'),
+      import('./redis/redis.transport.js'),
+    ]);
+    app.useWebSocketAdapter(new RedisIoAdapter(app, config, redis));
     app.connectMicroservice(redisTransport(redis, config.redisPrefix, config.clusterMode), {
       inheritAppConfig: true,
     });
+  } else {
+    app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   }
   // The OpenAPI document of the admin API at /docs, open like /health.
   setupOpenApi(app);

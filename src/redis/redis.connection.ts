@@ -1,6 +1,6 @@
 import { ThrottledWarning } from './throttled-warning.js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { redactedRedisUrl, redisOptionsFromUrl, type RedisUrlOptions } from './redis.options.js';
 
@@ -86,6 +86,8 @@ export class RedisConnection implements OnApplicationShutdown {
    */
   async connect(): Promise<void> {
     if (this.#url === undefined || this.#commands !== undefined) return;
+    // Loaded only when REDIS_URL is set: a single instance never needs it in memory.
+    const { Redis } = await import('ioredis');
     let lastError: Error | undefined;
     const make = (role: string): Redis => {
       const client = new Redis({

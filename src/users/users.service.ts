@@ -15,7 +15,7 @@ import { MemoDeletions, type MemoSource } from './memos.js';
 import { LocalPresence, type Announcement, type Presence } from './presence.js';
 import { RedisPresence } from './redis-presence.js';
 import type { SendClaims } from './send-ledger.js';
-import { SharedRates } from './shared-rates.js';
+import type { SharedRates } from './shared-rates.js';
 import { UserActor, type UserDirectory, type UserSnapshot } from './user.actor.js';
 
 /** A membership change a room decided, told to the instances that hold the user's sockets. */
@@ -108,10 +108,12 @@ export class UsersService implements UserDirectory, MembershipObserver, OnModule
     };
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.rooms.observeMembership(this);
     if (!this.node.enabled) return;
     const config = this.config;
+    // rate-limiter-flexible loads only in cluster mode.
+    const { SharedRates } = await import('./shared-rates.js');
     // Redis is connected by now (app.factory connects it before the modules start).
     this.#sharedRates = new SharedRates(this.redis.commands, config.redisPrefix, {
       send: { burst: config.rateLimitBurst, perSecond: config.rateLimitPerSecond },
