@@ -48,6 +48,23 @@ export async function takeWebScreenshots(
       content: 'Release notes are in #dev, comments welcome.',
     });
     await say(alice, 'Thanks Dave, reading them now.');
+    // Contract v2 on screen: an edit, reactions, a read receipt.
+    const { messages } = await carol.ok('room:history', { roomId: 'general' });
+    const release = messages.find((m) => m.content.startsWith('Morning all'))!.seq!;
+    await carol.ok('room:edit', {
+      roomId: 'general',
+      seq: release,
+      content: 'Morning all! Release 3.2 goes out at 15:30 (moved from 15:00).',
+    });
+    for (const [who, emoji] of [
+      [dave, '🎉'],
+      [carol, '👍'],
+      [dave, '👍'],
+    ] as const) {
+      await who.ok('room:react', { roomId: 'general', seq: release, emoji });
+    }
+    await dave.ok('room:read', { roomId: 'general', seq: 1_000 });
+    await alice.getByText(/Seen by .*Dave/).first().waitFor();
     await dave.ok('room:message', {
       roomId: 'dev',
       content: 'Draft notes: faster reconnects, a phone layout, unread counts.',
