@@ -64,7 +64,10 @@ export async function takeWebScreenshots(
       await who.ok('room:react', { roomId: 'general', seq: release, emoji });
     }
     await dave.ok('room:read', { roomId: 'general', seq: 1_000 });
-    await alice.getByText(/Seen by .*Dave/).first().waitFor();
+    await alice
+      .getByText(/Seen by .*Dave/)
+      .first()
+      .waitFor();
     await dave.ok('room:message', {
       roomId: 'dev',
       content: 'Draft notes: faster reconnects, a phone layout, unread counts.',
