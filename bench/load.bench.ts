@@ -737,7 +737,7 @@ async function main(): Promise<void> {
       for (const scenario of SCENARIOS) {
         const results: LoadResult[] = [];
         for (const target of targets) {
-          results.push(await run(target, scenario));
+          results.push(await run(withOwnStore(target, dataDir), scenario));
           if (INSTANCES > 1) dropSchema(args.postgres, schema);
         }
         roundsOf.get(scenario)?.push(results);
@@ -771,6 +771,14 @@ async function main(): Promise<void> {
         `${GENERATOR_BUSY * 100}% of its core (generator CPU column)`,
     );
   }
+}
+
+let storesMade = 0;
+
+/** Every run on SQLite starts from an empty store of its own: no run sees another's history. */
+function withOwnStore(target: Target, dataDir: string): Target {
+  if (target.env.STORE !== 'sqlite') return target;
+  return { ...target, env: { ...target.env, DATA_DIR: join(dataDir, `run-${++storesMade}`) } };
 }
 
 /** `--reads N`: the service again, each client also sending room:read N times a second. */

@@ -41,13 +41,8 @@ export class ChatService {
       user.id,
       rooms.map((room) => room.id),
     );
-    return {
-      rooms: rooms.map((room) => ({
-        ...room,
-        lastRead: states.get(room.id)?.lastRead ?? 0,
-        unread: states.get(room.id)?.unread ?? 0,
-      })),
-    };
+    const none = { lastRead: 0, unread: 0 };
+    return { rooms: rooms.map((room) => ({ ...room, ...(states.get(room.id) ?? none) })) };
   }
 
   createRoom(user: UserRef, input: ClientEventInput<'room:create'>) {

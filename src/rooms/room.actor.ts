@@ -371,10 +371,9 @@ export class RoomActor extends Actor implements RoomHandle {
     upTo: number,
   ): Promise<RoomJoinResult> {
     const { store, recoveryBatchBytes = RECOVERY_BATCH_BYTES_DEFAULT } = this.deps;
-    const viewer = joinerId;
     const [page, readStates] = await Promise.all([
       since === undefined
-        ? store.roomPage(this.id, { before: upTo + 1, limit: JOIN_RECENT_EVENTS }, viewer)
+        ? store.roomPage(this.id, { before: upTo + 1, limit: JOIN_RECENT_EVENTS }, joinerId)
         : store.roomPage(
             this.id,
             {
@@ -382,9 +381,9 @@ export class RoomActor extends Actor implements RoomHandle {
               upTo,
               budget: { limit: JOIN_PAGE_EVENTS, maxBytes: recoveryBatchBytes },
             },
-            viewer,
+            joinerId,
           ),
-      this.deps.readStates.of(viewer, [this.id]),
+      this.deps.readStates.of(joinerId, [this.id]),
     ]);
     const { lastRead, unread } = readStates.get(this.id) ?? { lastRead: 0, unread: 0 };
     const result: RoomJoinResult = {
