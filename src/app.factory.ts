@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setupOpenApi } from './admin/admin.docs.js';
+import { serveOpenApi } from './admin/admin.docs.js';
 import { AppModule } from './app.module.js';
 import { ChatIoAdapter } from './chat/chat-io.adapter.js';
 import type { AppConfig } from './config/app-config.js';
@@ -50,8 +50,8 @@ export async function createApp(
   } else {
     app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   }
-  // The OpenAPI document of the admin API at /docs, open like /health.
-  setupOpenApi(app);
+  // The OpenAPI document of the admin API at /docs, open like /health (loaded when asked for).
+  serveOpenApi(app);
   // The web client: plain static files at /, beside /api, /health and /socket.io.
   app.useStaticAssets(join(projectRoot(), 'public'));
   return app;

@@ -18,7 +18,7 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
-} from '@nestjs/swagger';
+} from './openapi-annotations.js';
 import type { ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config.js';
 import type { AdminRoomView } from './admin-rooms.js';

@@ -714,6 +714,21 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
+  it('should serve the UI its files, the document as YAML, and 404 for what is not there', async () => {
+    const css = await call(h.app, 'GET', '/docs/swagger-ui.css');
+    const init = await call(h.app, 'GET', '/docs/swagger-ui-init.js');
+    const yaml = await call(h.app, 'GET', '/docs-yaml');
+    const missing = await call(h.app, 'GET', '/docs/no-such-file.js');
+
+    expect(css.status).toBe(200);
+    expect(css.contentType).toContain('text/css');
+    expect(init.status).toBe(200);
+    expect(init.text).toContain('/api/rooms/{id}/members');
+    expect(yaml.status).toBe(200);
+    expect(yaml.text).toMatch(/^openapi: 3\./);
+    expect(missing.status).toBe(404);
+  });
+
   it('should describe every admin route, its body, answers and the Bearer ADMIN_API_KEY', async () => {
     const res = await call(h.app, 'GET', '/docs-json');
 

@@ -103,3 +103,25 @@ describe('a port already in use', () => {
     }
   });
 });
+
+describe('what loads at start', () => {
+  it('should load the OpenAPI machinery only once someone asks for the docs', async () => {
+    const service = new ServiceProcess({
+      args: ['--import', './test/support/module-spy.mjs', 'dist/src/main.js'],
+      env: { STORE: 'memory' },
+    });
+    try {
+      const url = await service.start();
+      expect(service.log).toContain('MODULE-LOADED @nestjs/core');
+      expect(service.log).not.toContain('MODULE-LOADED @nestjs/swagger');
+
+      const docs = await fetch(`${url}/docs-json`);
+
+      expect(docs.status).toBe(200);
+      expect(((await docs.json()) as { paths: object }).paths).toHaveProperty(['/api/snapshot']);
+      await service.waitForLog(/MODULE-LOADED @nestjs\/swagger\n/);
+    } finally {
+      await service.stop('SIGKILL');
+    }
+  });
+});
