@@ -33,33 +33,61 @@ import type {
 } from '../src/contract/events.js';
 import { ServiceProcess } from '../scripts/lib/service-process.js';
 
-const { values: args } = parseArgs({
-  options: {
-    // rooms (1,000 clients in 10 rooms), fanout (1,000 in one room) or all; a load given with
-    // --clients/--rooms/--rate/--private-ratio/--idle is one scenario of its own.
-    scenario: { type: 'string' },
-    clients: { type: 'string' },
-    rooms: { type: 'string' },
-    rate: { type: 'string' }, // messages a second per client
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    'private-ratio': { type: 'string' },
-    idle: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '1' },
-    baseline: { type: 'boolean', default: false },
-    instances: { type: 'string', default: '1' },
-    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    json: { type: 'boolean', default: false },
-    // A Node 24 copy as scripts/ci/node24.sh leaves it (NODE24_WORK: bin/node, app/ built with
-    // its own node_modules): the service runs on it too, as one more target of the same run.
-    'node24-work': { type: 'string' },
-    // Node flags for every server process, e.g. "--cpu-prof --cpu-prof-dir=prof".
-    'server-args': { type: 'string', default: '' },
-    // room:read per client a second: the service again with every client marking read.
-    reads: { type: 'string', default: '0' },
-  },
-});
+const { values: args } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        // rooms (1,000 clients in 10 rooms), fanout (1,000 in one room) or all; a load given with
+        // --clients/--rooms/--rate/--private-ratio/--idle is one scenario of its own.
+        scenario: { type: 'string' },
+        clients: { type: 'string' },
+        rooms: { type: 'string' },
+        rate: { type: 'string' }, // messages a second per client
+        seconds: { type: 'string', default: '10' },
+        warmup: { type: 'string', default: '3' },
+        'private-ratio': { type: 'string' },
+        idle: { type: 'boolean', default: false },
+        rounds: { type: 'string', default: '1' },
+        baseline: { type: 'boolean', default: false },
+        instances: { type: 'string', default: '1' },
+        postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+        redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+        json: { type: 'boolean', default: false },
+        // A Node 24 copy as scripts/ci/node24.sh leaves it (NODE24_WORK: bin/node, app/ built with
+        // its own node_modules): the service runs on it too, as one more target of the same run.
+        'node24-work': { type: 'string' },
+        // Node flags for every server process, e.g. "--cpu-prof --cpu-prof-dir=prof".
+        'server-args': { type: 'string', default: '' },
+        // room:read per client a second: the service again with every client marking read.
+        reads: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(
+      `${(error as Error).message}\n(npm run bench -- --help lists the options)\n`,
+    );
+    process.exit(2);
+  }
+})();
+
+if (args.help) {
+  process.stdout.write(`npm run bench -- [options]   (the README's Benchmarks section has more)
+  --scenario rooms|fanout|all   which load (default all: 10 rooms, then one-room fan-out)
+  --clients N --rooms R --rate M --private-ratio P
+                                a load of your own: N clients in R rooms, M msg/s each
+  --idle                        only connect (memory per connection); --rooms 0: no join
+  --seconds S --warmup W        measured window and warm-up (default 10 and 3)
+  --baseline                    the same load against plain socket.io, ratios ours / it
+  --rounds N                    alternate the targets N times, report medians
+  --reads N                     the service again with N room:read per client a second
+  --instances N                 N instances on Redis and PostgreSQL (--redis, --postgres)
+  --node24-work DIR             the service on Node 24 too (scripts/ci/node24.sh's copy)
+  --server-args "FLAGS"         node flags for every server, e.g. "--cpu-prof"
+  --json                        JSON instead of tables
+`);
+  process.exit(0);
+}
 
 /** One load: the same for every target. */
 interface Scenario {
@@ -164,6 +192,9 @@ export interface LoadResult {
   disconnects: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   serverCpuUsPerDelivery: number | null;
+  /** Write system calls and bytes the server made per delivery (sockets and store alike). */
+  serverWritesPerDelivery: number | null;
+  serverBytesPerDelivery: number | null;
   serverRssMb: number;
   /** Retained RSS after start, before any client (after a full GC). */
   serverRssStartMb: number;
@@ -248,6 +279,18 @@ function cpuSeconds(pids: readonly number[]): number {
     seconds += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
   }
   return seconds;
+}
+
+/** Write system calls (write, writev, ...) and bytes written by the processes so far. */
+function writesOf(pids: readonly number[]): { calls: number; bytes: number } {
+  let calls = 0;
+  let bytes = 0;
+  for (const pid of pids) {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    calls += Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0);
+    bytes += Number(/wchar:\s+(\d+)/.exec(io)?.[1] ?? 0);
+  }
+  return { calls, bytes };
 }
 
 function rssBytes(pids: readonly number[]): number {
@@ -439,6 +482,8 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
   let sentMeasured = 0;
   let cpuStart = 0;
   let cpuEnd = 0;
+  let writesStart = { calls: 0, bytes: 0 };
+  let writesEnd = { calls: 0, bytes: 0 };
   const totalRate = scenario.idle ? 0 : count * rate;
   let generatorCpuStart = 0;
   let generatorCpuEnd = 0;
@@ -459,6 +504,7 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
       const now = performance.now();
       if (cpuStart === 0 && now >= measureFrom) {
         cpuStart = cpuSeconds(pids);
+        writesStart = writesOf(pids);
         generatorCpuStart = ownCpuSeconds();
       }
       while (totalRate > 0 && next <= now && next < end) {
@@ -521,6 +567,7 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
       if (now >= end) {
         if (cpuEnd === 0) {
           cpuEnd = cpuSeconds(pids);
+          writesEnd = writesOf(pids);
           generatorCpuEnd = ownCpuSeconds();
         }
         // Wait for stragglers: every message accounted for, or 10 s without them.
@@ -583,6 +630,10 @@ async function run(target: Target, scenario: Scenario): Promise<LoadResult> {
           },
     serverCpuUsPerDelivery:
       deliveries === 0 ? null : +(((cpuEnd - cpuStart) * 1e6) / deliveries).toFixed(2),
+    serverWritesPerDelivery:
+      deliveries === 0 ? null : +((writesEnd.calls - writesStart.calls) / deliveries).toFixed(3),
+    serverBytesPerDelivery:
+      deliveries === 0 ? null : Math.round((writesEnd.bytes - writesStart.bytes) / deliveries),
     serverRssMb: +serverRssMb.toFixed(1),
     serverRssStartMb: +(rssBefore / 1024 / 1024).toFixed(1),
     memoryPerConnectionKb: +memoryPerConnectionKb.toFixed(1),
@@ -626,6 +677,12 @@ function medianOf(results: LoadResult[]): LoadResult {
     serverCpuUsPerDelivery: cpu.includes(null)
       ? null
       : +median((r) => r.serverCpuUsPerDelivery as number).toFixed(2),
+    serverWritesPerDelivery: cpu.includes(null)
+      ? null
+      : median((r) => r.serverWritesPerDelivery as number),
+    serverBytesPerDelivery: cpu.includes(null)
+      ? null
+      : median((r) => r.serverBytesPerDelivery as number),
     serverRssMb: median((r) => r.serverRssMb),
     serverRssStartMb: median((r) => r.serverRssStartMb),
     memoryPerConnectionKb: +median((r) => r.memoryPerConnectionKb).toFixed(1),
@@ -663,8 +720,8 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
     return value === undefined ? '' : ` (${value.toFixed(2)}x)`;
   };
   const rows = [
-    '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | server RSS MB (at start) | memory/conn KB | generator CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| target | deliveries/s | delivery ratio | missing | errors | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/delivery | writes (bytes)/delivery | server RSS MB (at start) | memory/conn KB | generator CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [i, r] of results.entries()) {
     rows.push(
@@ -672,6 +729,7 @@ function table(results: LoadResult[], rounds: LoadResult[][] = [results]): strin
         `${r.latencyMs.p50}${ratio(i, P50)} | ${r.latencyMs.p95} | ` +
         `${r.latencyMs.p99}${ratio(i, P99)} | ${r.latencyMs.max} | ` +
         `${r.serverCpuUsPerDelivery ?? '–'}${ratio(i, CPU)} | ` +
+        `${r.serverWritesPerDelivery ?? '–'} (${r.serverBytesPerDelivery ?? '–'}) | ` +
         `${r.serverRssMb} (${r.serverRssStartMb}) | ${r.memoryPerConnectionKb}${ratio(i, MEMORY)} | ` +
         `${(r.generatorCpu * 100).toFixed(0)}%${r.unreliable ? ' UNRELIABLE' : ''} |`,
     );
