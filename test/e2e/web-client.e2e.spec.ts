@@ -423,6 +423,8 @@ run('web client', () => {
       await join(alice, 'dev');
       await join(alice, 'general'); // seq 2
       await send(alice, 'before the reload'); // seq 3
+      // Shown on alice's page too: the page knows seq 3 before it reloads.
+      await row(alice, 'room:general', 'before the reload').waitFor();
       await bob.waitFor((m) => m.content === 'before the reload');
       const bobSawBefore = bob.received.length;
       const sent = sentBy.get(alice)!;
