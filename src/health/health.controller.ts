@@ -21,7 +21,7 @@ export class HealthController {
    * shutting down).
    */
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false }) // no require of swagger at start (Node 24 can)
   ready(): Promise<HealthCheckResult> {
     return this.health.check(this.readiness.checks());
   }
