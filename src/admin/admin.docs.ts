@@ -10,8 +10,8 @@ import { applyAnnotations } from './openapi-annotations.js';
 /** Where the OpenAPI document is served: the UI at /docs, the JSON at /docs-json. */
 export const OPENAPI_PATH = 'docs';
 
-type Request = IncomingMessage & { path: string };
-type Handler = (request: Request, response: ServerResponse) => unknown;
+type HttpRequest = IncomingMessage & { path: string };
+type Handler = (request: HttpRequest, response: ServerResponse) => unknown;
 type Next = (error?: unknown) => void;
 
 /**
@@ -23,7 +23,7 @@ type Next = (error?: unknown) => void;
 export function serveOpenApi(app: NestExpressApplication): void {
   const logger = new Logger('OpenApi');
   let handlers: Promise<Map<string, Handler>> | undefined;
-  app.use((request: Request, response: ServerResponse, next: Next) => {
+  app.use((request: HttpRequest, response: ServerResponse, next: Next) => {
     if (!request.path.startsWith(`/${OPENAPI_PATH}`)) return next();
     if (request.method !== 'GET' && request.method !== 'HEAD') return next();
     handlers ??= swaggerHandlers(app);
